@@ -1,0 +1,227 @@
+"""The indicator registry: one entry per indicator (parameters, pandas-ta call, vote).
+
+Everything is vectorised over a whole bar history, so the backtester computes each indicator once
+and the live tick takes the vote of the latest closed bar from the very same series.
+
+A vote series holds 1.0 (buy), -1.0 (sell), 0.0 (no opinion) or NaN (not computable yet: the
+look-back is not filled). A confirmation (VOLUME_SMA) holds 1.0 / 0.0 / NaN and gates entries.
+Bars are a DataFrame with float columns open, high, low, close, volume.
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import pandas_ta as ta
+from pydantic import BaseModel, ConfigDict, Field, PositiveInt, ValidationInfo, field_validator, model_validator
+
+BUY, SELL, NONE = 1.0, -1.0, 0.0
+
+
+class Params(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _greater_than(lower: str):
+    """A field validator: this field must exceed the field named `lower` (declared before it)."""
+
+    def check(cls, value, info: ValidationInfo):
+        other = info.data.get(lower)
+        if value is not None and other is not None and value <= other:
+            raise ValueError(f"must be greater than {lower} ({other})")
+        return value
+
+    return classmethod(check)
+
+
+class RSIParams(Params):
+    period: PositiveInt = 14
+    oversold: float = Field(30, ge=0, le=100)
+    overbought: float = Field(70, ge=0, le=100)
+
+    _bounds = field_validator("overbought")(_greater_than("oversold"))
+
+
+class MACDParams(Params):
+    fast: PositiveInt = 12
+    slow: PositiveInt = 26
+    signal: PositiveInt = 9
+
+    _order = field_validator("slow")(_greater_than("fast"))
+
+
+class MovingAverageParams(Params):
+    """Either {period} (close vs. average) or {fast, slow} (crossover of two averages)."""
+
+    period: PositiveInt | None = None
+    fast: PositiveInt | None = None
+    slow: PositiveInt | None = None
+
+    _order = field_validator("slow")(_greater_than("fast"))
+
+    @model_validator(mode="after")
+    def _one_form(self):
+        crossover = self.fast is not None or self.slow is not None
+        if crossover and self.period is not None:
+            raise ValueError("give either period or fast and slow, not both")
+        if crossover and (self.fast is None or self.slow is None):
+            raise ValueError("fast and slow must be given together")
+        if not crossover and self.period is None:
+            raise ValueError("give period, or fast and slow")
+        return self
+
+
+class BBandsParams(Params):
+    period: PositiveInt = 20
+    std: float = Field(2.0, gt=0, le=10)
+
+
+class StochParams(Params):
+    k: PositiveInt = 14
+    d: PositiveInt = 3
+    smooth_k: PositiveInt = 3
+    oversold: float = Field(20, ge=0, le=100)
+    overbought: float = Field(80, ge=0, le=100)
+
+    _bounds = field_validator("overbought")(_greater_than("oversold"))
+
+
+class PeriodParams(Params):
+    period: PositiveInt = 20
+
+
+class VolumeSMAParams(Params):
+    period: PositiveInt = 20
+    multiplier: float = Field(1.0, gt=0, le=100)
+
+
+Series = dict[str, pd.Series]
+
+
+@dataclass(frozen=True)
+class Indicator:
+    name: str
+    params: type[Params]
+    compute: Callable[[pd.DataFrame, Params], Series]
+    vote: Callable[[Series, pd.DataFrame, Params], pd.Series]
+    confirmation: bool = False
+
+    def warmup(self, params: Params) -> int:
+        """Bars needed before the vote can be computed (a lower bound used to size fetches)."""
+        numbers = [v for v in params.model_dump().values() if isinstance(v, int)]
+        return 3 * max(numbers, default=1) + 2
+
+
+def _threshold(value: pd.Series, low: float, high: float) -> pd.Series:
+    """BUY below low, SELL above high, NONE between, NaN where value is NaN."""
+    out = pd.Series(np.select([value < low, value > high], [BUY, SELL], NONE), index=value.index)
+    return out.where(value.notna())
+
+
+def _cross(fast: pd.Series, slow: pd.Series) -> pd.Series:
+    """BUY where fast crosses above slow on this bar, SELL where it crosses below."""
+    diff = fast - slow
+    prev = diff.shift(1)
+    out = pd.Series(np.select([(prev <= 0) & (diff > 0), (prev >= 0) & (diff < 0)], [BUY, SELL], NONE), index=diff.index)
+    return out.where(diff.notna() & prev.notna())
+
+
+def _above_below(value: pd.Series, reference: pd.Series) -> pd.Series:
+    out = pd.Series(np.select([value > reference, value < reference], [BUY, SELL], NONE), index=value.index)
+    return out.where(value.notna() & reference.notna())
+
+
+def _nan_series(bars: pd.DataFrame) -> pd.Series:
+    return pd.Series(np.nan, index=bars.index, dtype=float)
+
+
+def _safe(result: pd.Series | pd.DataFrame | None, bars: pd.DataFrame) -> pd.Series | pd.DataFrame | None:
+    """pandas-ta returns None when the history is shorter than the look-back."""
+    return result if result is not None and len(result) == len(bars) else None
+
+
+def _col(result: pd.Series | None, bars: pd.DataFrame) -> pd.Series:
+    safe = _safe(result, bars)
+    return safe.astype(float) if safe is not None else _nan_series(bars)
+
+
+def _cols(result: pd.DataFrame | None, bars: pd.DataFrame, names: dict[str, int]) -> Series:
+    safe = _safe(result, bars)
+    if safe is None:
+        return {name: _nan_series(bars) for name in names}
+    return {name: safe.iloc[:, position].astype(float) for name, position in names.items()}
+
+
+def _rsi(bars, p: RSIParams) -> Series:
+    return {"rsi": _col(ta.rsi(bars["close"], length=p.period), bars)}
+
+
+def _macd(bars, p: MACDParams) -> Series:
+    raw = ta.macd(bars["close"], fast=p.fast, slow=p.slow, signal=p.signal)
+    return _cols(raw, bars, {"macd": 0, "histogram": 1, "signal": 2})
+
+
+def _average(function):
+    def compute(bars, p: MovingAverageParams) -> Series:
+        if p.period is not None:
+            return {"average": _col(function(bars["close"], length=p.period), bars)}
+        return {
+            "fast": _col(function(bars["close"], length=p.fast), bars),
+            "slow": _col(function(bars["close"], length=p.slow), bars),
+        }
+
+    return compute
+
+
+def _average_vote(values: Series, bars, p: MovingAverageParams) -> pd.Series:
+    if p.period is not None:
+        return _above_below(bars["close"], values["average"])
+    return _cross(values["fast"], values["slow"])
+
+
+def _bbands(bars, p: BBandsParams) -> Series:
+    raw = ta.bbands(bars["close"], length=p.period, lower_std=p.std, upper_std=p.std)
+    return _cols(raw, bars, {"lower": 0, "middle": 1, "upper": 2})
+
+
+def _bbands_vote(values: Series, bars, p) -> pd.Series:
+    close = bars["close"]
+    lower, upper = values["lower"], values["upper"]
+    out = pd.Series(np.select([close < lower, close > upper], [BUY, SELL], NONE), index=close.index)
+    return out.where(lower.notna() & upper.notna())
+
+
+def _stoch(bars, p: StochParams) -> Series:
+    raw = ta.stoch(bars["high"], bars["low"], bars["close"], k=p.k, d=p.d, smooth_k=p.smooth_k)
+    return _cols(raw, bars, {"k": 0, "d": 1})
+
+
+def _obv(bars, p: PeriodParams) -> Series:
+    obv = _col(ta.obv(bars["close"], bars["volume"]), bars)
+    return {"obv": obv, "obv_sma": _col(ta.sma(obv, length=p.period), bars)}
+
+
+def _volume_sma(bars, p: VolumeSMAParams) -> Series:
+    return {"volume": bars["volume"].astype(float), "volume_sma": _col(ta.sma(bars["volume"].astype(float), length=p.period), bars)}
+
+
+def _volume_confirms(values: Series, bars, p: VolumeSMAParams) -> pd.Series:
+    threshold = values["volume_sma"] * p.multiplier
+    out = pd.Series(np.where(values["volume"] > threshold, 1.0, 0.0), index=bars.index)
+    return out.where(threshold.notna())
+
+
+REGISTRY: dict[str, Indicator] = {
+    indicator.name: indicator
+    for indicator in [
+        Indicator("RSI", RSIParams, _rsi, lambda v, b, p: _threshold(v["rsi"], p.oversold, p.overbought)),
+        Indicator("MACD", MACDParams, _macd, lambda v, b, p: _cross(v["macd"], v["signal"])),
+        Indicator("SMA", MovingAverageParams, _average(ta.sma), _average_vote),
+        Indicator("EMA", MovingAverageParams, _average(ta.ema), _average_vote),
+        Indicator("BBANDS", BBandsParams, _bbands, _bbands_vote),
+        Indicator("STOCH", StochParams, _stoch, lambda v, b, p: _threshold(v["k"], p.oversold, p.overbought)),
+        Indicator("OBV", PeriodParams, _obv, lambda v, b, p: _above_below(v["obv"], v["obv_sma"])),
+        Indicator("VOLUME_SMA", VolumeSMAParams, _volume_sma, _volume_confirms, confirmation=True),
+    ]
+}

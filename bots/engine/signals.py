@@ -1,0 +1,110 @@
+"""Combining indicator votes into entry and exit signals, vectorised over the whole history."""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from bots.engine.indicators import BUY, REGISTRY, SELL, Params, Series
+
+MODES = ("all", "any", "majority")
+
+# compute(name, params) -> (values, vote series); the tick passes a memoised one so bots that
+# share a symbol and an indicator compute it once per bar.
+Computer = Callable[[str, Params], tuple[Series, pd.Series]]
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """Everything the engine derived from one symbol's bars, one entry per bar."""
+
+    bars: pd.DataFrame
+    votes: dict[str, pd.Series]
+    confirmations: dict[str, pd.Series]
+    values: dict[str, Series]
+    ready: np.ndarray
+    entry: np.ndarray
+    exit: np.ndarray
+
+
+def direct_computer(bars: pd.DataFrame) -> Computer:
+    def compute(name: str, params: Params) -> tuple[Series, pd.Series]:
+        indicator = REGISTRY[name]
+        values = indicator.compute(bars, params)
+        return values, indicator.vote(values, bars, params)
+
+    return compute
+
+
+def combine(count: np.ndarray, voters: int, mode: str) -> np.ndarray:
+    if mode == "all":
+        return count == voters
+    if mode == "any":
+        return count >= 1
+    if mode == "majority":
+        return count * 2 > voters
+    raise ValueError(f"unknown signal mode {mode!r}")
+
+
+def evaluate(bars: pd.DataFrame, indicators: dict[str, Params], mode: str, compute: Computer | None = None) -> Evaluation:
+    compute = compute or direct_computer(bars)
+    votes, confirmations, values = {}, {}, {}
+    for name, params in indicators.items():
+        values[name], series = compute(name, params)
+        (confirmations if REGISTRY[name].confirmation else votes)[name] = series
+
+    n = len(bars)
+    vote_matrix = np.vstack([s.to_numpy(dtype=float) for s in votes.values()]) if votes else np.empty((0, n))
+    gate_matrix = np.vstack([s.to_numpy(dtype=float) for s in confirmations.values()]) if confirmations else np.ones((0, n))
+    # A bar decides nothing until every indicator can be computed on it (no votes from warm-up NaNs).
+    ready = ~np.isnan(vote_matrix).any(axis=0) & ~np.isnan(gate_matrix).any(axis=0)
+    buys = combine((vote_matrix == BUY).sum(axis=0), len(votes), mode) & ready
+    sells = combine((vote_matrix == SELL).sum(axis=0), len(votes), mode) & ready
+    confirmed = (gate_matrix == 1.0).all(axis=0)
+    # Conflicting signals never open a position; a sell signal still closes one.
+    entry = buys & ~sells & confirmed
+    return Evaluation(bars, votes, confirmations, values, ready, entry, sells)
+
+
+@dataclass(frozen=True)
+class Signal:
+    ready: bool
+    entry: bool
+    exit: bool
+    votes: dict[str, str]
+    reasons: list[str]
+    snapshot: dict[str, float]
+
+
+_VOTE_NAMES = {BUY: "buy", SELL: "sell", 0.0: "none"}
+
+
+def signal_at(evaluation: Evaluation, index: int) -> Signal:
+    """The signal of bar `index` (negative counts from the end), with its reasons and the values that decided."""
+    bar = evaluation.bars.iloc[index]
+    snapshot = {"close": round(float(bar["close"]), 6)}
+    for name, series in evaluation.values.items():
+        for key, values in series.items():
+            value = values.iloc[index]
+            if not np.isnan(value):
+                snapshot[f"{name}.{key}"] = round(float(value), 6)
+    votes, reasons = {}, []
+    for name, series in {**evaluation.votes, **evaluation.confirmations}.items():
+        value = series.iloc[index]
+        if np.isnan(value):
+            votes[name] = "warming up"
+        elif REGISTRY[name].confirmation:
+            votes[name] = "confirms" if value == 1.0 else "does not confirm"
+        else:
+            votes[name] = _VOTE_NAMES[float(value)]
+        reasons.append(f"{name}: {votes[name]}")
+    position = index % len(evaluation.bars)
+    return Signal(
+        ready=bool(evaluation.ready[position]),
+        entry=bool(evaluation.entry[position]),
+        exit=bool(evaluation.exit[position]),
+        votes=votes,
+        reasons=reasons,
+        snapshot=snapshot,
+    )

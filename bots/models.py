@@ -1,0 +1,177 @@
+from decimal import Decimal
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+from bots.config import BotConfig, RiskConfig
+from tradebot import crypto
+
+
+class BrokerAccount(models.Model):
+    class Kind(models.TextChoices):
+        SIM = "sim", "Simulated paper broker"
+        ALPACA = "alpaca", "Alpaca"
+
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="broker_accounts")
+    name = models.CharField(max_length=100)
+    kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.SIM)
+    paper = models.BooleanField(default=True, help_text="Live (non-paper) accounts trade real money.")
+    base_url = models.URLField(blank=True, help_text="Alpaca trading API; empty uses ALPACA_BASE_URL.")
+    data_url = models.URLField(blank=True, help_text="Alpaca market data API; empty uses ALPACA_DATA_URL.")
+    api_key_encrypted = models.TextField(blank=True, editable=False)
+    secret_key_encrypted = models.TextField(blank=True, editable=False)
+    sim_slippage = models.DecimalField(
+        max_digits=8, decimal_places=6, default=Decimal("0.0005"), help_text="Simulated fills: fraction of price."
+    )
+    sim_commission = models.DecimalField(
+        max_digits=10, decimal_places=4, default=Decimal("0"), help_text="Simulated fills: dollars per order."
+    )
+    is_default = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["owner", "name"]
+        constraints = [
+            models.UniqueConstraint(fields=["owner", "name"], name="broker_account_unique_name"),
+            models.UniqueConstraint(fields=["owner"], condition=Q(is_default=True), name="broker_account_one_default"),
+            models.CheckConstraint(condition=Q(kind="alpaca") | Q(paper=True), name="broker_account_sim_is_paper"),
+            models.CheckConstraint(condition=Q(sim_slippage__gte=0, sim_commission__gte=0), name="broker_account_costs_not_negative"),
+        ]
+
+    def __str__(self) -> str:
+        mode = "paper" if self.paper else "LIVE"
+        return f"{self.name} ({self.get_kind_display()}, {mode})"
+
+    def set_credentials(self, api_key: str, secret_key: str) -> None:
+        self.api_key_encrypted = crypto.encrypt(api_key) if api_key else ""
+        self.secret_key_encrypted = crypto.encrypt(secret_key) if secret_key else ""
+
+    def credentials(self) -> tuple[str, str]:
+        """The decrypted (api_key, secret_key), or the ALPACA_* defaults where none were saved."""
+        key = crypto.decrypt(self.api_key_encrypted) if self.api_key_encrypted else settings.ALPACA_API_KEY
+        secret = crypto.decrypt(self.secret_key_encrypted) if self.secret_key_encrypted else settings.ALPACA_SECRET_KEY
+        return key, secret
+
+    @property
+    def has_credentials(self) -> bool:
+        return bool(self.api_key_encrypted and self.secret_key_encrypted)
+
+    @property
+    def trading_url(self) -> str:
+        return self.base_url or settings.ALPACA_BASE_URL
+
+    @property
+    def market_data_url(self) -> str:
+        return self.data_url or settings.ALPACA_DATA_URL
+
+
+class BotQuerySet(models.QuerySet):
+    def for_user(self, user):
+        return self if user.is_superuser else self.filter(owner=user)
+
+
+class Bot(models.Model):
+    class Status(models.TextChoices):
+        STOPPED = "stopped"
+        RUNNING = "running"
+        PAUSED = "paused"
+        ERROR = "error"
+
+    class SignalMode(models.TextChoices):
+        ALL = "all"
+        ANY = "any"
+        MAJORITY = "majority"
+
+    class Timeframe(models.TextChoices):
+        MIN_1 = "1Min"
+        MIN_5 = "5Min"
+        MIN_15 = "15Min"
+        HOUR_1 = "1Hour"
+        DAY_1 = "1Day"
+
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="bots")
+    name = models.CharField(max_length=100)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.STOPPED, db_index=True)
+    status_reason = models.CharField(max_length=500, blank=True)
+    # Set when a daily rule (loss limit, target) paused the bot: the daily reset resumes it.
+    paused_until_reset = models.BooleanField(default=False)
+    capital = models.DecimalField(max_digits=16, decimal_places=2)
+    trading_frequency = models.PositiveIntegerField(default=60, help_text="Seconds between ticks")
+    symbols = models.JSONField(default=list)
+    indicators = models.JSONField(default=dict)
+    risk_management = models.JSONField(default=dict)
+    signal_mode = models.CharField(max_length=10, choices=SignalMode.choices, default=SignalMode.MAJORITY)
+    timeframe = models.CharField(max_length=6, choices=Timeframe.choices, default=Timeframe.MIN_1)
+    start_hour = models.PositiveSmallIntegerField(default=9)
+    start_minute = models.PositiveSmallIntegerField(default=30)
+    end_hour = models.PositiveSmallIntegerField(default=16)
+    end_minute = models.PositiveSmallIntegerField(default=0)
+    broker_account = models.ForeignKey(BrokerAccount, on_delete=models.PROTECT, related_name="bots")
+    periodic_task = models.OneToOneField(
+        "django_celery_beat.PeriodicTask", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    # A tick claims the bot by moving this forward; a second tick finding it in the future skips.
+    tick_claimed_until = models.DateTimeField(null=True, blank=True, editable=False)
+    consecutive_failures = models.PositiveSmallIntegerField(default=0, editable=False)
+    last_tick_at = models.DateTimeField(null=True, blank=True, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = BotQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["name", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["owner", "name"], name="bot_unique_name_per_owner"),
+            models.CheckConstraint(condition=Q(capital__gt=0), name="bot_capital_positive"),
+            models.CheckConstraint(condition=Q(trading_frequency__gte=5), name="bot_frequency_at_least_5s"),
+            models.CheckConstraint(condition=Q(status__in=["stopped", "running", "paused", "error"]), name="bot_status_valid"),
+            models.CheckConstraint(
+                condition=Q(start_hour__lte=23, end_hour__lte=23, start_minute__lte=59, end_minute__lte=59),
+                name="bot_window_in_day",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    CONFIG_FIELDS = (
+        "name", "capital", "trading_frequency", "symbols", "indicators", "risk_management",
+        "signal_mode", "timeframe", "start_hour", "start_minute", "end_hour", "end_minute",
+    )
+
+    def config_data(self) -> dict:
+        return {name: getattr(self, name) for name in self.CONFIG_FIELDS}
+
+    def config(self) -> BotConfig:
+        """The validated configuration; raises pydantic.ValidationError if it no longer validates."""
+        return BotConfig.model_validate(self.config_data())
+
+    def apply_config(self, config: BotConfig) -> None:
+        for name, value in config.stored().items():
+            setattr(self, name, value)
+        self.capital = config.capital
+
+    def risk(self) -> RiskConfig:
+        return RiskConfig.model_validate(self.risk_management or {})
+
+
+class TickLog(models.Model):
+    """What one tick decided and why; the newest few hundred per bot are kept."""
+
+    bot = models.ForeignKey(Bot, on_delete=models.CASCADE, related_name="tick_logs")
+    started_at = models.DateTimeField(db_index=True)
+    duration_ms = models.PositiveIntegerField(default=0)
+    outcome = models.CharField(max_length=20)
+    message = models.CharField(max_length=500, blank=True)
+    decisions = models.JSONField(default=list)
+
+    KEEP_PER_BOT = 200
+
+    class Meta:
+        ordering = ["-started_at", "-id"]
+        indexes = [models.Index(fields=["bot", "-started_at"], name="ticklog_bot_recent")]
+
+    def __str__(self) -> str:
+        return f"{self.bot_id} {self.started_at:%Y-%m-%d %H:%M:%S} {self.outcome}"

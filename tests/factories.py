@@ -1,0 +1,104 @@
+"""Factories for test data. A bot's configuration always goes through the one schema."""
+
+from decimal import Decimal
+
+import factory
+from django.contrib.auth import get_user_model
+from django.utils import timezone
+
+from bots.config import BotConfig
+from bots.models import Bot, BrokerAccount
+from positions.models import Position
+from trades.models import Trade
+
+DESIGN_CONFIG = {
+    "name": "Momentum Bot",
+    "capital": 10000,
+    "trading_frequency": 60,
+    "symbols": ["AAPL", "MSFT", "GOOGL"],
+    "indicators": {
+        "RSI": {"period": 14, "oversold": 30, "overbought": 70},
+        "MACD": {"fast": 12, "slow": 26, "signal": 9},
+        "SMA": {"period": 50},
+    },
+    "risk_management": {"stop_loss": 0.02, "take_profit": 0.05, "max_position_size": 0.1, "max_daily_loss": 0.1},
+    "start_hour": 9,
+    "start_minute": 30,
+    "end_hour": 12,
+    "end_minute": 0,
+}
+
+
+class UserFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = get_user_model()
+        django_get_or_create = ("username",)
+
+    username = factory.Sequence(lambda n: f"trader{n}")
+    email = factory.LazyAttribute(lambda u: f"{u.username}@example.com")
+    password = factory.django.Password("correct horse battery staple")
+
+
+class BrokerAccountFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = BrokerAccount
+
+    owner = factory.SubFactory(UserFactory)
+    name = factory.Sequence(lambda n: f"Paper {n}")
+    kind = BrokerAccount.Kind.SIM
+    paper = True
+    sim_slippage = Decimal("0")
+    sim_commission = Decimal("0")
+
+
+class BotFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Bot
+
+    class Params:
+        config = factory.LazyFunction(lambda: dict(DESIGN_CONFIG))
+
+    owner = factory.SubFactory(UserFactory)
+    broker_account = factory.LazyAttribute(lambda bot: BrokerAccountFactory(owner=bot.owner))
+    name = factory.Sequence(lambda n: f"Bot {n}")
+
+    @classmethod
+    def _create(cls, model_class, *args, config=None, **kwargs):
+        data = dict(DESIGN_CONFIG if config is None else config)
+        data["name"] = kwargs.pop("name")
+        bot = model_class(**kwargs)
+        bot.apply_config(BotConfig.model_validate(data))
+        for key, value in kwargs.items():
+            setattr(bot, key, value)
+        bot.save()
+        return bot
+
+
+class PositionFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Position
+
+    bot = factory.SubFactory(BotFactory)
+    owner = factory.LazyAttribute(lambda p: p.bot.owner)
+    bot_name = factory.LazyAttribute(lambda p: p.bot.name)
+    symbol = "AAPL"
+    quantity = 10
+    entry_price = Decimal("100")
+    current_price = Decimal("100")
+    opened_at = factory.LazyFunction(timezone.now)
+
+
+class TradeFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Trade
+
+    bot = factory.SubFactory(BotFactory)
+    owner = factory.LazyAttribute(lambda t: t.bot.owner)
+    bot_name = factory.LazyAttribute(lambda t: t.bot.name)
+    symbol = "AAPL"
+    type = Trade.Type.BUY
+    quantity = 10
+    price = Decimal("100")
+    timestamp = factory.LazyFunction(timezone.now)
+    client_order_id = factory.Sequence(lambda n: f"tb-test-{n}")
+    status = Trade.Status.FILLED

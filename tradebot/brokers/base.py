@@ -1,0 +1,72 @@
+"""The one protocol every broker speaks. Quantities are whole shares, money is Decimal, times UTC."""
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Literal, Protocol
+
+Side = Literal["buy", "sell"]
+# The broker's order state mapped onto our trade statuses.
+OrderStatus = Literal["pending", "filled", "cancelled", "failed"]
+
+
+@dataclass(frozen=True)
+class OrderRequest:
+    symbol: str
+    side: Side
+    quantity: int
+    client_order_id: str
+
+
+@dataclass(frozen=True)
+class OrderResult:
+    order_id: str
+    client_order_id: str
+    symbol: str
+    side: Side
+    quantity: int
+    status: OrderStatus
+    filled_quantity: int = 0
+    filled_price: Decimal | None = None
+    filled_at: datetime | None = None
+    commission: Decimal = Decimal(0)
+    message: str = ""
+
+
+@dataclass(frozen=True)
+class BrokerPosition:
+    symbol: str
+    quantity: int
+    avg_entry_price: Decimal
+    current_price: Decimal | None
+
+
+@dataclass(frozen=True)
+class AccountInfo:
+    cash: Decimal
+    buying_power: Decimal
+    equity: Decimal
+    status: str
+
+
+class BrokerError(Exception):
+    """The broker could not be reached or kept failing (after retries): try again later."""
+
+
+class OrderRejected(BrokerError):
+    """The broker refused the order (insufficient buying power, invalid parameters...): final."""
+
+
+class Broker(Protocol):
+    def account(self) -> AccountInfo: ...
+
+    def submit_order(self, order: OrderRequest) -> OrderResult:
+        """Place a market order. Idempotent by client_order_id: a second call with the same id
+        returns the order placed by the first instead of placing another."""
+
+    def get_order(self, client_order_id: str) -> OrderResult | None:
+        """The order with this client order id, or None if the broker never received it."""
+
+    def positions(self) -> list[BrokerPosition]: ...
+
+    def cancel_order(self, order_id: str) -> None: ...

@@ -1,0 +1,43 @@
+"""Live events: one publish() that sends to Channels groups once the transaction commits.
+
+Each user has a group; consumers joined to it forward events to browsers (as HTML fragments)
+and API clients (as JSON {"event": ..., "data": ...}).
+"""
+
+import json
+import logging
+
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import transaction
+
+logger = logging.getLogger(__name__)
+
+EVENTS = ("trade_executed", "position_updated", "bot_status_changed", "price_update", "market_status_changed")
+BROADCAST_GROUP = "events.all"
+
+
+def user_group(user_id: int) -> str:
+    return f"events.user.{user_id}"
+
+
+def publish(event: str, payload: dict, *, user_id: int | None = None) -> None:
+    """Send `event` to one user's group (or to everyone when user_id is None), after commit."""
+    if event not in EVENTS:
+        raise ValueError(f"unknown event {event!r}")
+    group = BROADCAST_GROUP if user_id is None else user_group(user_id)
+    # Round-trip through JSON so Decimals and datetimes travel as strings on every channel layer.
+    message = {"type": "event.message", "event": event, "data": json.loads(json.dumps(payload, cls=DjangoJSONEncoder))}
+    transaction.on_commit(lambda: _send(group, message))
+
+
+def _send(group: str, message: dict) -> None:
+    layer = get_channel_layer()
+    if layer is None:
+        return
+    try:
+        async_to_sync(layer.group_send)(group, message)
+    except Exception:
+        # A live update is best-effort: the database already holds the truth.
+        logger.exception("could not publish %s to %s", message["event"], group)

@@ -1,0 +1,35 @@
+"""The one protocol every market data feed speaks, and the timeframes we trade on."""
+
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Protocol
+
+import pandas as pd
+
+TIMEFRAMES: dict[str, timedelta] = {
+    "1Min": timedelta(minutes=1),
+    "5Min": timedelta(minutes=5),
+    "15Min": timedelta(minutes=15),
+    "1Hour": timedelta(hours=1),
+    "1Day": timedelta(days=1),
+}
+BAR_COLUMNS = ["open", "high", "low", "close", "volume"]
+
+
+def empty_bars() -> pd.DataFrame:
+    return pd.DataFrame(columns=BAR_COLUMNS, index=pd.DatetimeIndex([], tz="UTC", name="time"), dtype=float)
+
+
+class MarketData(Protocol):
+    """Bars come as a DataFrame indexed by bar open time (UTC, ascending) with float columns
+    open, high, low, close, volume. Only closed bars: a bar is returned once its end <= `end`."""
+
+    name: str
+
+    def bars(
+        self, symbol: str, timeframe: str, *, end: datetime, start: datetime | None = None, limit: int | None = None
+    ) -> pd.DataFrame:
+        """Closed bars ending at or before `end`; from `start` on, and/or the last `limit` of them."""
+
+    def latest_price(self, symbol: str, *, at: datetime) -> Decimal:
+        """The last traded price at `at`."""
