@@ -1,0 +1,13 @@
+"""Domain errors raised by services; the API maps them to status codes, views to form errors."""
+
+
+class Conflict(Exception):
+    """The request is understood but impossible in the current state (HTTP 409)."""
+
+
+class Invalid(Exception):
+    """Input failed validation (HTTP 422). `errors` is [{"field": "a.b", "message": "..."}]."""
+
+    def __init__(self, errors: list[dict]):
+        self.errors = errors
+        super().__init__("; ".join(f"{e['field']}: {e['message']}" for e in errors))
