@@ -96,6 +96,7 @@ class Bot(models.Model):
     status_reason = models.CharField(max_length=500, blank=True)
     # Set when a daily rule (loss limit, target) paused the bot: the daily reset resumes it.
     paused_until_reset = models.BooleanField(default=False)
+    paused_at = models.DateTimeField(null=True, blank=True, editable=False)
     capital = models.DecimalField(max_digits=16, decimal_places=2)
     trading_frequency = models.PositiveIntegerField(default=60, help_text="Seconds between ticks")
     symbols = models.JSONField(default=list)

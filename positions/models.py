@@ -20,6 +20,7 @@ class Position(models.Model):
     symbol = models.CharField(max_length=16)
     quantity = models.PositiveIntegerField()
     entry_price = models.DecimalField(max_digits=18, decimal_places=6)
+    entry_commission = models.DecimalField(max_digits=14, decimal_places=6, default=0)
     current_price = models.DecimalField(max_digits=18, decimal_places=6)
     exit_price = models.DecimalField(max_digits=18, decimal_places=6, null=True, blank=True)
     stop_loss_price = models.DecimalField(max_digits=18, decimal_places=6, null=True, blank=True)
