@@ -1,0 +1,114 @@
+"""Which market data feed, broker and market clock a broker account uses, and the caches bots share.
+
+Many bots trade the same symbols: within one process, a symbol's bars are fetched once per minute
+and each indicator is computed once per bar, whatever the number of bots asking.
+"""
+
+from collections import OrderedDict
+from collections.abc import Hashable
+from datetime import datetime
+from functools import cache
+
+import pandas as pd
+from django.conf import settings
+
+from bots.engine.indicators import REGISTRY, Params, Series
+from bots.engine.signals import Computer
+from bots.models import BrokerAccount
+from tradebot.brokers.base import Broker
+from tradebot.market.base import MarketData
+from tradebot.market.calendar import MarketStatus, always_open_status, nyse_status
+
+
+class BoundedCache:
+    """A small LRU map: enough for every symbol and indicator in play, bounded in memory."""
+
+    def __init__(self, size: int):
+        self.size = size
+        self._items: OrderedDict = OrderedDict()
+
+    def get_or_compute(self, key: Hashable, compute):
+        if key in self._items:
+            self._items.move_to_end(key)
+            return self._items[key]
+        value = compute()
+        self._items[key] = value
+        if len(self._items) > self.size:
+            self._items.popitem(last=False)
+        return value
+
+    def clear(self) -> None:
+        self._items.clear()
+
+
+_bars = BoundedCache(4096)
+_indicators = BoundedCache(16384)
+_clocks = BoundedCache(1024)
+
+
+def clear_caches() -> None:
+    for shared in (_bars, _indicators, _clocks):
+        shared.clear()
+
+
+def recent_bars(market: MarketData, symbol: str, timeframe: str, *, now: datetime, limit: int) -> pd.DataFrame:
+    # Closed bars only change when a bar closes, so one fetch per symbol per minute serves every bot.
+    minute = now.replace(second=0, microsecond=0)
+    key = (market.name, symbol, timeframe, minute, limit)
+    return _bars.get_or_compute(key, lambda: market.bars(symbol, timeframe, end=now, limit=limit))
+
+
+def shared_computer(market: MarketData, symbol: str, timeframe: str, bars: pd.DataFrame) -> Computer:
+    last = bars.index[-1] if len(bars) else None
+
+    def compute(name: str, params: Params) -> tuple[Series, pd.Series]:
+        def run():
+            indicator = REGISTRY[name]
+            values = indicator.compute(bars, params)
+            return values, indicator.vote(values, bars, params)
+
+        return _indicators.get_or_compute((market.name, symbol, timeframe, last, len(bars), name, params), run)
+
+    return compute
+
+
+def market_for(account: BrokerAccount) -> MarketData:
+    from tradebot.market.feeds import PreferStored
+
+    if account.kind == BrokerAccount.Kind.ALPACA:
+        from tradebot.market.alpaca_data import AlpacaMarketData
+
+        return PreferStored(AlpacaMarketData(account))
+    return PreferStored(_simulated_market())
+
+
+@cache
+def _simulated_market() -> MarketData:
+    from tradebot.market.simulated import SimulatedMarket
+
+    return SimulatedMarket()
+
+
+def broker_for(account: BrokerAccount, market: MarketData) -> Broker:
+    if account.kind == BrokerAccount.Kind.ALPACA:
+        from tradebot.brokers.alpaca import AlpacaBroker
+
+        return AlpacaBroker(account)
+    from tradebot.brokers.sim import SimBroker
+
+    return SimBroker(account, market=market)
+
+
+def market_status_for(account: BrokerAccount, now: datetime) -> MarketStatus:
+    """Alpaca's clock for Alpaca accounts; the NYSE calendar (or always open, for demos) otherwise."""
+    if account.kind == BrokerAccount.Kind.ALPACA:
+        from tradebot.brokers.alpaca import AlpacaBroker
+
+        minute = now.replace(second=0, microsecond=0)
+        clock = _clocks.get_or_compute((account.pk, minute), lambda: AlpacaBroker(account).clock())
+        return MarketStatus(
+            is_open=clock.is_open, next_open=clock.next_open, next_close=clock.next_close, source="alpaca", timestamp=now
+        )
+    if settings.TRADEBOT_SIM_ALWAYS_OPEN:
+        return always_open_status(now)
+    return nyse_status(now)

@@ -1,0 +1,86 @@
+"""The periodic services: marking positions to market, market status changes, the daily reset,
+keeping the tick record bounded."""
+
+import logging
+
+from django.conf import settings
+from django.core.cache import cache
+from django.utils import timezone
+
+from bots import services
+from bots.connections import market_for
+from bots.engine.risk import to_price
+from bots.models import Bot, TickLog
+from bots.ticks import session_day_start
+from positions.models import Position
+from positions.services import position_mark
+from tradebot.events import publish
+from tradebot.market.calendar import MarketStatus, always_open_status, current_session_open, nyse_status
+
+logger = logging.getLogger(__name__)
+
+MARKET_STATUS_KEY = "market:status"
+
+
+def positions_mark_to_market() -> int:
+    """Mark every open position at its feed's latest price; one price per account kind and symbol."""
+    now = timezone.now()
+    prices: dict[tuple[int, str], object] = {}
+    marked = 0
+    for position in Position.objects.filter(is_open=True, bot__isnull=False).select_related("bot__broker_account"):
+        account = position.bot.broker_account
+        key = (account.pk, position.symbol)
+        if key not in prices:
+            try:
+                prices[key] = to_price(market_for(account).latest_price(position.symbol, at=now))
+            except Exception:
+                logger.exception("no price for %s on account %s", position.symbol, account.pk)
+                prices[key] = None
+            else:
+                publish("price_update", {"symbol": position.symbol, "price": prices[key], "timestamp": now}, user_id=position.owner_id)
+        if prices[key] is not None:
+            position_mark(position=position, price=prices[key])
+            marked += 1
+    return marked
+
+
+def market_status_now() -> MarketStatus:
+    now = timezone.now()
+    return always_open_status(now) if settings.TRADEBOT_SIM_ALWAYS_OPEN else nyse_status(now)
+
+
+def market_status_publish() -> MarketStatus:
+    """Publish market_status_changed when the market opens or closes."""
+    status = market_status_now()
+    previous = cache.get(MARKET_STATUS_KEY)
+    cache.set(MARKET_STATUS_KEY, status.is_open, timeout=None)
+    if previous is not None and previous != status.is_open:
+        publish(
+            "market_status_changed",
+            {"is_open": status.is_open, "next_open": status.next_open, "next_close": status.next_close, "source": status.source},
+        )
+    return status
+
+
+def bots_daily_reset() -> list[Bot]:
+    """At the session's open, resume the bots a daily rule paused before it. Safe to run any number of times."""
+    now = timezone.now()
+    opened = session_day_start(now) if settings.TRADEBOT_SIM_ALWAYS_OPEN else current_session_open(now)
+    if opened is None:
+        return []
+    resumed = []
+    for bot in Bot.objects.filter(status=Bot.Status.PAUSED, paused_until_reset=True, paused_at__lt=opened):
+        resumed.append(services.bot_resume_after_reset(bot=bot))
+    return resumed
+
+
+def tick_logs_prune() -> int:
+    deleted = 0
+    for bot_id in Bot.objects.values_list("pk", flat=True):
+        # Ids grow with time and, unlike start times, never tie: everything at or below the cutoff goes.
+        cutoff = TickLog.objects.filter(bot_id=bot_id).order_by("-id").values_list("id", flat=True)[
+            TickLog.KEEP_PER_BOT : TickLog.KEEP_PER_BOT + 1
+        ]
+        if cutoff:
+            deleted += TickLog.objects.filter(bot_id=bot_id, id__lte=cutoff[0]).delete()[0]
+    return deleted

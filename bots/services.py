@@ -1,0 +1,184 @@
+"""Bots and broker accounts: every state change goes through here (views, API, admin, commands, tasks)."""
+
+import json
+
+from django.db import transaction
+from django.utils import timezone
+from django_celery_beat.models import IntervalSchedule, PeriodicTask
+from pydantic import ValidationError
+
+from bots.config import BotConfig, config_errors
+from bots.models import Bot, BrokerAccount
+from tradebot.errors import Conflict, Invalid
+from tradebot.events import publish
+
+TICK_TASK = "bots.tick"
+DEFAULT_ACCOUNT_NAME = "Paper (simulated)"
+
+
+def default_broker_account(user) -> BrokerAccount:
+    """Every user has a simulated paper account, created on first need."""
+    account = BrokerAccount.objects.filter(owner=user, is_default=True).first()
+    if account is None:
+        account, _ = BrokerAccount.objects.get_or_create(
+            owner=user, name=DEFAULT_ACCOUNT_NAME, defaults={"kind": BrokerAccount.Kind.SIM, "is_default": True}
+        )
+    return account
+
+
+def parse_config(data: dict) -> BotConfig:
+    try:
+        return BotConfig.model_validate(data)
+    except ValidationError as exc:
+        raise Invalid(config_errors(exc)) from None
+
+
+def _check_account(owner, account: BrokerAccount | None) -> BrokerAccount:
+    if account is None:
+        return default_broker_account(owner)
+    if account.owner_id != owner.pk:
+        raise Invalid([{"field": "broker_account_id", "message": "no such broker account"}])
+    return account
+
+
+def _check_name(owner, name: str, exclude_id: int | None = None) -> None:
+    if Bot.objects.filter(owner=owner, name=name).exclude(pk=exclude_id).exists():
+        raise Invalid([{"field": "name", "message": f"you already have a bot named {name!r}"}])
+
+
+@transaction.atomic
+def bot_create(*, owner, config: BotConfig, broker_account: BrokerAccount | None = None) -> Bot:
+    _check_name(owner, config.name)
+    bot = Bot(owner=owner, broker_account=_check_account(owner, broker_account))
+    bot.apply_config(config)
+    bot.save()
+    return bot
+
+
+@transaction.atomic
+def bot_update(*, bot: Bot, config: BotConfig, broker_account: BrokerAccount | None = None) -> Bot:
+    _check_name(bot.owner, config.name, exclude_id=bot.pk)
+    if broker_account is not None and broker_account.pk != bot.broker_account_id:
+        if bot.positions.filter(is_open=True).exists():
+            raise Conflict("close the bot's open positions before moving it to another broker account")
+        bot.broker_account = _check_account(bot.owner, broker_account)
+    bot.apply_config(config)
+    bot.save()
+    if bot.periodic_task_id:
+        _schedule(bot, enabled=bot.status in (Bot.Status.RUNNING, Bot.Status.PAUSED))
+    return bot
+
+
+@transaction.atomic
+def bot_delete(*, bot: Bot) -> None:
+    """Delete a bot without open positions; its trades and closed positions stay, with its name."""
+    if bot.positions.filter(is_open=True).exists():
+        raise Conflict("the bot has open positions: close them first")
+    if bot.periodic_task_id:
+        PeriodicTask.objects.filter(pk=bot.periodic_task_id).delete()
+    bot.delete()
+
+
+def bot_start(*, bot: Bot) -> Bot:
+    try:
+        bot.config()
+    except ValidationError as exc:
+        problems = "; ".join(f"{e['field']}: {e['message']}" for e in config_errors(exc))
+        raise Conflict(f"the configuration no longer validates: {problems}") from None
+    return _set_status(bot, Bot.Status.RUNNING, "", schedule=True)
+
+
+def bot_pause(*, bot: Bot, reason: str = "paused by hand", until_reset: bool = False) -> Bot:
+    """Paused bots still manage their exits (the schedule stays) but make no new entries."""
+    if bot.status in (Bot.Status.STOPPED, Bot.Status.ERROR):
+        raise Conflict(f"a {bot.status} bot cannot be paused: start it first")
+    return _set_status(bot, Bot.Status.PAUSED, reason, schedule=True, until_reset=until_reset)
+
+
+def bot_stop(*, bot: Bot, reason: str = "stopped by hand") -> Bot:
+    return _set_status(bot, Bot.Status.STOPPED, reason, schedule=False)
+
+
+def bot_fail(*, bot: Bot, message: str) -> Bot:
+    """The bot stops ticking until a person restarts it, with the message shown."""
+    return _set_status(bot, Bot.Status.ERROR, message, schedule=False)
+
+
+def bot_resume_after_reset(*, bot: Bot) -> Bot:
+    return _set_status(bot, Bot.Status.RUNNING, "", schedule=True)
+
+
+@transaction.atomic
+def _set_status(bot: Bot, status: str, reason: str, *, schedule: bool, until_reset: bool = False) -> Bot:
+    bot.status = status
+    bot.status_reason = reason[:500]
+    bot.paused_until_reset = until_reset
+    bot.paused_at = timezone.now() if status == Bot.Status.PAUSED else None
+    if status == Bot.Status.RUNNING:
+        bot.consecutive_failures = 0
+    bot.save(update_fields=["status", "status_reason", "paused_until_reset", "paused_at", "consecutive_failures", "updated_at"])
+    _schedule(bot, enabled=schedule)
+    publish("bot_status_changed", status_payload(bot), user_id=bot.owner_id)
+    return bot
+
+
+def _schedule(bot: Bot, *, enabled: bool) -> None:
+    """The bot's django-celery-beat entry: one tick every trading_frequency seconds while it runs or is paused."""
+    interval, _ = IntervalSchedule.objects.get_or_create(every=bot.trading_frequency, period=IntervalSchedule.SECONDS)
+    task, _ = PeriodicTask.objects.update_or_create(
+        name=f"bot {bot.pk} tick",
+        defaults={
+            "task": TICK_TASK,
+            "interval": interval,
+            "args": json.dumps([bot.pk]),
+            "enabled": enabled,
+            # A tick that waited longer than its period is stale: the next one is already due.
+            "expire_seconds": bot.trading_frequency,
+            "description": f"Trading ticks of {bot.name}",
+        },
+    )
+    if bot.periodic_task_id != task.pk:
+        bot.periodic_task = task
+        bot.save(update_fields=["periodic_task"])
+
+
+def status_payload(bot: Bot) -> dict:
+    return {"id": bot.pk, "name": bot.name, "status": bot.status, "status_reason": bot.status_reason}
+
+
+def broker_account_create(
+    *,
+    owner,
+    name: str,
+    kind: str,
+    paper: bool = True,
+    api_key: str = "",
+    secret_key: str = "",
+    base_url: str = "",
+    data_url: str = "",
+    confirm_live: bool = False,
+) -> BrokerAccount:
+    errors = []
+    if kind not in BrokerAccount.Kind.values:
+        errors.append({"field": "kind", "message": f"must be one of {', '.join(BrokerAccount.Kind.values)}"})
+    if kind == BrokerAccount.Kind.SIM and not paper:
+        errors.append({"field": "paper", "message": "the simulated broker only trades on paper"})
+    if kind == BrokerAccount.Kind.ALPACA and not (api_key and secret_key):
+        errors.append({"field": "api_key", "message": "an Alpaca account needs an API key and a secret key"})
+    if not paper and not confirm_live:
+        errors.append({"field": "confirm_live", "message": "a live account trades real money: confirm it explicitly"})
+    if BrokerAccount.objects.filter(owner=owner, name=name).exists():
+        errors.append({"field": "name", "message": f"you already have a broker account named {name!r}"})
+    if errors:
+        raise Invalid(errors)
+    account = BrokerAccount(owner=owner, name=name, kind=kind, paper=paper, base_url=base_url, data_url=data_url)
+    account.set_credentials(api_key, secret_key)
+    account.full_clean(exclude=["owner"])
+    account.save()
+    return account
+
+
+def broker_account_delete(*, account: BrokerAccount) -> None:
+    if account.bots.exists():
+        raise Conflict("bots use this broker account: move or delete them first")
+    account.delete()

@@ -1,0 +1,264 @@
+"""One tick of one bot: claim it, check its window and the market, repair pending orders, manage exits,
+then entries, and record what was decided and why.
+
+The decisions come from the pure engine (signals.evaluate, strategy.decide): the backtester calls the
+same functions, so a backtest tells the truth about what this tick does.
+"""
+
+import logging
+import time
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+from django.db.models import Count, Q, Sum
+from django.utils import timezone
+from pydantic import ValidationError
+
+from bots import services
+from bots.config import BotConfig, config_errors
+from bots.connections import broker_for, market_for, market_status_for, recent_bars, shared_computer
+from bots.engine.indicators import REGISTRY
+from bots.engine.risk import Account, Holding, daily_halt, to_price
+from bots.engine.signals import evaluate, signal_at
+from bots.engine.strategy import BarView, Decision, decide, in_window
+from bots.models import Bot, TickLog
+from bots.orders import order_send, orders_repair
+from positions.models import Position
+from tradebot.brokers.base import BrokerError
+from trades.models import Trade
+from trades.services import client_order_id
+
+logger = logging.getLogger(__name__)
+
+EXCHANGE_TZ = ZoneInfo("America/New_York")
+# Long enough for a slow broker; a worker that dies mid-tick frees the bot when it runs out.
+CLAIM_LEASE = timedelta(minutes=2)
+MAX_CONSECUTIVE_FAILURES = 3
+MIN_LOOKBACK = 300
+
+
+@dataclass
+class TickReport:
+    bot_id: int
+    outcome: str  # traded | idle | skipped | failed
+    message: str = ""
+    decisions: list[dict] = field(default_factory=list)
+
+    def lines(self) -> list[str]:
+        head = f"bot {self.bot_id}: {self.outcome}" + (f" ({self.message})" if self.message else "")
+        return [head] + [f"  {d['symbol']}: {d['action']} {d.get('quantity') or ''} {d['reason']}" for d in self.decisions]
+
+
+def bot_tick(*, bot_id: int, force: bool = False, now: datetime | None = None) -> TickReport:
+    """Run one tick. `force` ignores the trading window and market hours, never the risk rules."""
+    now = now or timezone.now()
+    if not _claim(bot_id, now):
+        return TickReport(bot_id, "skipped", "another tick of this bot is running")
+    started = time.perf_counter()
+    try:
+        bot = Bot.objects.select_related("broker_account", "owner").get(pk=bot_id)
+        report = _run(bot, force=force, now=now)
+    except Bot.DoesNotExist:
+        return TickReport(bot_id, "skipped", "no such bot")
+    finally:
+        Bot.objects.filter(pk=bot_id).update(tick_claimed_until=None)
+    _log(bot, now, started, report)
+    return report
+
+
+def _claim(bot_id: int, now: datetime) -> bool:
+    """Two ticks of one bot never run at once: the first to move the lease forward wins, the other returns."""
+    free = Q(tick_claimed_until__isnull=True) | Q(tick_claimed_until__lt=now)
+    return Bot.objects.filter(free, pk=bot_id).update(tick_claimed_until=now + CLAIM_LEASE) == 1
+
+
+def _run(bot: Bot, *, force: bool, now: datetime) -> TickReport:
+    if bot.status not in (Bot.Status.RUNNING, Bot.Status.PAUSED):
+        return TickReport(bot.pk, "skipped", f"the bot is {bot.status}")
+    try:
+        config = bot.config()
+    except ValidationError as exc:
+        problems = "; ".join(f"{e['field']}: {e['message']}" for e in config_errors(exc))
+        services.bot_fail(bot=bot, message=f"configuration no longer validates: {problems}")
+        return TickReport(bot.pk, "failed", bot.status_reason)
+    account = bot.broker_account
+    try:
+        if not force:
+            status = market_status_for(account, now)
+            if not status.is_open:
+                return TickReport(bot.pk, "skipped", f"market closed until {status.next_open.astimezone(EXCHANGE_TZ):%Y-%m-%d %H:%M %Z}")
+            if not in_window(now, config.window_start, config.window_end):
+                return TickReport(bot.pk, "skipped", f"outside the window {config.window_start:%H:%M}-{config.window_end:%H:%M} ET")
+        market = market_for(account)
+        broker = broker_for(account, market)
+        orders_repair(bot=bot, broker=broker)
+        report = _trade(bot, config, market, broker, now)
+    except BrokerError as exc:
+        return _failed(bot, f"broker: {exc}")
+    except Exception as exc:  # a feed or data fault: counted like a broker failure, never a silent stop
+        logger.exception("tick of bot %s failed", bot.pk)
+        return _failed(bot, f"{type(exc).__name__}: {exc}")
+    if bot.consecutive_failures:
+        Bot.objects.filter(pk=bot.pk).update(consecutive_failures=0)
+    return report
+
+
+def _failed(bot: Bot, message: str) -> TickReport:
+    failures = bot.consecutive_failures + 1
+    Bot.objects.filter(pk=bot.pk).update(consecutive_failures=failures)
+    if failures >= MAX_CONSECUTIVE_FAILURES:
+        services.bot_fail(bot=bot, message=f"{failures} ticks failed in a row; last: {message}")
+    return TickReport(bot.pk, "failed", message)
+
+
+@dataclass
+class _SymbolView:
+    symbol: str
+    bar: BarView
+    signal: object
+
+
+def _trade(bot: Bot, config: BotConfig, market, broker, now: datetime) -> TickReport:
+    rules = config.risk_management.rules()
+    params = config.indicator_params()
+    lookback = max(MIN_LOOKBACK, *(REGISTRY[name].warmup(p) for name, p in params.items()))
+    positions = {p.symbol: p for p in Position.objects.filter(bot=bot, is_open=True)}
+    busy = set(Trade.objects.filter(bot=bot, status=Trade.Status.PENDING).values_list("symbol", flat=True))
+
+    views: list[_SymbolView] = []
+    decisions: list[Decision] = []
+    for symbol in config.symbols:
+        bars = recent_bars(market, symbol, config.timeframe, now=now, limit=lookback)
+        if bars.empty:
+            decisions.append(Decision(symbol, "skip", 0, "no bars from the market data feed", Decimal(0)))
+            continue
+        evaluation = evaluate(bars, params, config.signal_mode, shared_computer(market, symbol, config.timeframe, bars))
+        last = bars.iloc[-1]
+        bar = BarView(bars.index[-1].to_pydatetime(), to_price(last["low"]), to_price(last["high"]), to_price(last["close"]))
+        views.append(_SymbolView(symbol, bar, signal_at(evaluation, -1)))
+
+    account = _account(bot, config, positions, {v.symbol: v.bar.close for v in views}, now)
+    may_enter = bot.status == Bot.Status.RUNNING
+    if may_enter and (halt := daily_halt(rules, account)):
+        services.bot_pause(bot=bot, reason=halt, until_reset=True)
+        may_enter = False
+
+    traded = False
+    for view in views:
+        if view.symbol in busy:
+            decisions.append(Decision(view.symbol, "skip", 0, "an order for this symbol is still pending", view.bar.close))
+            continue
+        position = positions.get(view.symbol)
+        decision = decide(
+            symbol=view.symbol,
+            bar=view.bar,
+            signal=view.signal,
+            holding=_holding(position),
+            rules=rules,
+            account=account,
+            may_enter=may_enter,
+        )
+        decisions.append(decision)
+        if not decision.is_order:
+            continue
+        trade = order_send(
+            bot=bot,
+            broker=broker,
+            symbol=view.symbol,
+            side=decision.action,
+            quantity=decision.quantity,
+            client_order_id=client_order_id(bot_id=bot.pk, symbol=view.symbol, side=decision.action, bar_time=view.bar.time),
+            bar_time=view.bar.time,
+            reason=decision.reason,
+            snapshot=decision.snapshot,
+        )
+        if trade is None:
+            decisions[-1] = replace(decision, action="skip", reason=f"already ordered on this bar ({decision.reason})")
+            continue
+        traded = traded or trade.status == Trade.Status.FILLED
+        account = _after(account, trade, position, view.bar.close)
+    payload = [_decision_payload(d) for d in decisions]
+    return TickReport(bot.pk, "traded" if traded else "idle", "", payload)
+
+
+def _holding(position: Position | None) -> Holding | None:
+    if position is None:
+        return None
+    return Holding(position.symbol, position.quantity, position.entry_price, position.stop_loss_price, position.take_profit_price)
+
+
+def session_day_start(now: datetime) -> datetime:
+    """Midnight of the exchange's calendar day containing `now`: where 'today' starts for daily limits."""
+    local = now.astimezone(EXCHANGE_TZ)
+    return local.replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+def _account(bot: Bot, config: BotConfig, positions: dict[str, Position], marks: dict[str, Decimal], now: datetime) -> Account:
+    today = session_day_start(now)
+    sells = Trade.objects.filter(bot=bot, type=Trade.Type.SELL, status=Trade.Status.FILLED).aggregate(
+        total=Sum("profit_loss"), today=Sum("profit_loss", filter=Q(filled_at__gte=today))
+    )
+    entries = Trade.objects.filter(bot=bot, type=Trade.Type.BUY, timestamp__gte=today).exclude(
+        status__in=[Trade.Status.FAILED, Trade.Status.CANCELLED]
+    ).aggregate(n=Count("id"))["n"]
+    unrealized = sum(
+        ((marks.get(s, p.current_price) - p.entry_price) * p.quantity - p.entry_commission for s, p in positions.items()),
+        Decimal(0),
+    )
+    return Account(
+        capital=config.capital,
+        realized_pnl=sells["total"] or Decimal(0),
+        open_cost=sum((p.entry_price * p.quantity + p.entry_commission for p in positions.values()), Decimal(0)),
+        open_positions=len(positions),
+        today_realized_pnl=sells["today"] or Decimal(0),
+        unrealized_pnl=unrealized,
+        entries_today=entries,
+    )
+
+
+def _after(account: Account, trade: Trade, position: Position | None, mark: Decimal) -> Account:
+    """The account once `trade` is done, so later symbols in the same tick see the cash it used."""
+    if trade.status != Trade.Status.FILLED:
+        return account
+    if trade.type == Trade.Type.BUY:
+        return replace(
+            account,
+            open_cost=account.open_cost + trade.price * trade.quantity + trade.commission,
+            open_positions=account.open_positions + 1,
+            entries_today=account.entries_today + 1,
+        )
+    held = position.entry_price * position.quantity + position.entry_commission
+    marked = account.unrealized_pnl - ((mark - position.entry_price) * position.quantity - position.entry_commission)
+    return replace(
+        account,
+        realized_pnl=account.realized_pnl + trade.profit_loss,
+        today_realized_pnl=account.today_realized_pnl + trade.profit_loss,
+        open_cost=account.open_cost - held,
+        open_positions=account.open_positions - 1,
+        unrealized_pnl=marked,
+    )
+
+
+def _decision_payload(decision: Decision) -> dict:
+    return {
+        "symbol": decision.symbol,
+        "action": decision.action,
+        "quantity": decision.quantity,
+        "reason": decision.reason,
+        "price": str(decision.price),
+        "snapshot": decision.snapshot,
+    }
+
+
+def _log(bot: Bot, now: datetime, started: float, report: TickReport) -> None:
+    TickLog.objects.create(
+        bot=bot,
+        started_at=now,
+        duration_ms=int((time.perf_counter() - started) * 1000),
+        outcome=report.outcome,
+        message=report.message[:500],
+        decisions=report.decisions,
+    )
+    Bot.objects.filter(pk=bot.pk).update(last_tick_at=now)

@@ -1,0 +1,102 @@
+"""Positions: opened and closed by fills, marked to market between ticks."""
+
+from decimal import Decimal
+
+from django.db import transaction
+from django.utils import timezone
+
+from positions.models import Position
+from tradebot.events import publish
+
+
+def position_open_filled(*, trade, stop_loss_price: Decimal | None, take_profit_price: Decimal | None) -> Position:
+    position = Position.objects.create(
+        owner_id=trade.owner_id,
+        bot=trade.bot,
+        bot_name=trade.bot_name,
+        symbol=trade.symbol,
+        quantity=trade.quantity,
+        entry_price=trade.price,
+        entry_commission=trade.commission,
+        current_price=trade.price,
+        stop_loss_price=stop_loss_price,
+        take_profit_price=take_profit_price,
+        opened_at=trade.filled_at or timezone.now(),
+    )
+    publish("position_updated", position_payload(position), user_id=position.owner_id)
+    return position
+
+
+def position_close_filled(*, position: Position, trade) -> Decimal:
+    """Close `position` with the sell `trade`; returns the round trip's realized P&L, net of both commissions."""
+    realized = (trade.price - position.entry_price) * trade.quantity - position.entry_commission - trade.commission
+    position.current_price = trade.price
+    position.exit_price = trade.price
+    position.realized_pnl = realized
+    position.unrealized_pnl = Decimal(0)
+    position.is_open = False
+    position.closed_at = trade.filled_at or timezone.now()
+    position.save()
+    publish("position_updated", position_payload(position), user_id=position.owner_id)
+    return realized
+
+
+def position_mark(*, position: Position, price: Decimal) -> Position:
+    """Mark an open position at `price` (its unrealized P&L counts the entry commission already paid)."""
+    with transaction.atomic():
+        updated = Position.objects.filter(pk=position.pk, is_open=True).update(
+            current_price=price,
+            unrealized_pnl=(price - position.entry_price) * position.quantity - position.entry_commission,
+            updated_at=timezone.now(),
+        )
+    if updated:
+        position.refresh_from_db()
+        publish("position_updated", position_payload(position), user_id=position.owner_id)
+    return position
+
+
+def position_payload(position: Position) -> dict:
+    return {
+        "id": position.pk,
+        "bot_id": position.bot_id,
+        "bot_name": position.bot_name,
+        "symbol": position.symbol,
+        "quantity": position.quantity,
+        "entry_price": position.entry_price,
+        "current_price": position.current_price,
+        "unrealized_pnl": position.unrealized_pnl,
+        "realized_pnl": position.realized_pnl,
+        "stop_loss_price": position.stop_loss_price,
+        "take_profit_price": position.take_profit_price,
+        "is_open": position.is_open,
+        "opened_at": position.opened_at,
+        "closed_at": position.closed_at,
+    }
+
+
+def position_close(*, position: Position, reason: str = "closed by hand") -> "Trade":
+    """Sell the whole position now through its bot's broker; the fill closes it and records the P&L."""
+    # Imported here: the order path records fills through trades.services, which imports this module.
+    from bots.connections import broker_for, market_for
+    from bots.orders import order_send
+    from tradebot.errors import Conflict
+
+    if not position.is_open:
+        raise Conflict("the position is already closed")
+    bot = position.bot
+    market = market_for(bot.broker_account)
+    trade = order_send(
+        bot=bot,
+        broker=broker_for(bot.broker_account, market),
+        symbol=position.symbol,
+        side="sell",
+        quantity=position.quantity,
+        # One manual close per position: a double click or a retried request cannot sell twice.
+        client_order_id=f"tb-{bot.pk}-{position.symbol}-sell-close-{position.pk}",
+        bar_time=None,
+        reason=reason,
+        snapshot={"close": float(position.current_price)},
+    )
+    if trade is None:
+        raise Conflict("a close order for this position was already sent")
+    return trade
