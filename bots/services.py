@@ -2,6 +2,7 @@
 
 import json
 
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
 from django.utils import timezone
 from django_celery_beat.models import IntervalSchedule, PeriodicTask
@@ -173,7 +174,10 @@ def broker_account_create(
         raise Invalid(errors)
     account = BrokerAccount(owner=owner, name=name, kind=kind, paper=paper, base_url=base_url, data_url=data_url)
     account.set_credentials(api_key, secret_key)
-    account.full_clean(exclude=["owner"])
+    try:
+        account.full_clean(exclude=["owner"])
+    except DjangoValidationError as exc:
+        raise Invalid([{"field": f, "message": " ".join(m)} for f, m in exc.message_dict.items()]) from None
     account.save()
     return account
 

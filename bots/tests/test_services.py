@@ -1,0 +1,134 @@
+from decimal import Decimal
+
+import pytest
+from django_celery_beat.models import PeriodicTask
+
+from bots import services
+from bots.models import Bot, BrokerAccount
+from tests.factories import DESIGN_CONFIG, BotFactory, PositionFactory, TradeFactory, UserFactory
+from tradebot.errors import Conflict, Invalid
+from trades.models import Trade
+
+pytestmark = pytest.mark.django_db
+
+
+def test_a_new_bot_uses_the_owners_default_paper_account():
+    owner = UserFactory()
+    bot = services.bot_create(owner=owner, config=services.parse_config(DESIGN_CONFIG))
+    assert bot.broker_account.kind == BrokerAccount.Kind.SIM
+    assert bot.broker_account.is_default and bot.broker_account.paper
+    assert bot.status == Bot.Status.STOPPED
+    assert services.default_broker_account(owner) == bot.broker_account
+
+
+def test_an_invalid_configuration_names_every_failing_field_and_creates_nothing():
+    bad = dict(DESIGN_CONFIG, capital=-5, indicators={"MACD": {"fast": 26, "slow": 12}})
+    with pytest.raises(Invalid) as caught:
+        services.parse_config(bad)
+    fields = {e["field"] for e in caught.value.errors}
+    assert fields == {"capital", "indicators.MACD.slow"}
+    assert not Bot.objects.exists()
+
+
+def test_two_bots_of_one_owner_cannot_share_a_name():
+    bot = BotFactory()
+    with pytest.raises(Invalid) as caught:
+        services.bot_create(owner=bot.owner, config=services.parse_config(dict(DESIGN_CONFIG, name=bot.name)))
+    assert caught.value.errors[0]["field"] == "name"
+
+
+def test_another_users_broker_account_is_refused():
+    bot = BotFactory()
+    stranger = UserFactory()
+    with pytest.raises(Invalid):
+        services.bot_create(
+            owner=stranger, config=services.parse_config(DESIGN_CONFIG), broker_account=bot.broker_account
+        )
+
+
+def test_starting_schedules_ticks_every_trading_frequency_seconds():
+    bot = services.bot_start(bot=BotFactory())
+    task = PeriodicTask.objects.get(pk=bot.periodic_task_id)
+    assert task.enabled and task.task == "bots.tick" and task.args == f"[{bot.pk}]"
+    assert task.interval.every == 60 and task.interval.period == "seconds"
+    assert bot.status == Bot.Status.RUNNING
+
+
+def test_pausing_keeps_the_schedule_and_stopping_disables_it():
+    bot = services.bot_start(bot=BotFactory())
+    services.bot_pause(bot=bot)
+    assert PeriodicTask.objects.get(pk=bot.periodic_task_id).enabled
+    services.bot_stop(bot=bot)
+    assert not PeriodicTask.objects.get(pk=bot.periodic_task_id).enabled
+    assert Bot.objects.get(pk=bot.pk).status == Bot.Status.STOPPED
+
+
+def test_changing_the_frequency_of_a_running_bot_reschedules_it():
+    bot = services.bot_start(bot=BotFactory())
+    services.bot_update(bot=bot, config=services.parse_config(dict(DESIGN_CONFIG, name=bot.name, trading_frequency=300)))
+    assert PeriodicTask.objects.get(pk=bot.periodic_task_id).interval.every == 300
+
+
+def test_a_stopped_bot_cannot_be_paused():
+    with pytest.raises(Conflict):
+        services.bot_pause(bot=BotFactory())
+
+
+def test_a_bot_whose_stored_configuration_no_longer_validates_cannot_start():
+    bot = BotFactory()
+    Bot.objects.filter(pk=bot.pk).update(indicators={"RSI": {"period": 0}})
+    bot.refresh_from_db()
+    with pytest.raises(Conflict, match="indicators.RSI.period"):
+        services.bot_start(bot=bot)
+    assert Bot.objects.get(pk=bot.pk).status == Bot.Status.STOPPED
+
+
+def test_deleting_a_bot_with_an_open_position_is_refused():
+    position = PositionFactory()
+    with pytest.raises(Conflict):
+        services.bot_delete(bot=position.bot)
+    assert Bot.objects.filter(pk=position.bot_id).exists()
+
+
+def test_deleting_a_bot_keeps_its_trades_and_removes_its_schedule():
+    bot = services.bot_start(bot=BotFactory())
+    trade = TradeFactory(bot=bot, type=Trade.Type.SELL, profit_loss=Decimal("5"))
+    task_id = bot.periodic_task_id
+    services.bot_delete(bot=bot)
+    trade.refresh_from_db()
+    assert trade.bot is None and trade.bot_name == bot.name
+    assert not PeriodicTask.objects.filter(pk=task_id).exists()
+
+
+def test_a_live_broker_account_needs_an_explicit_confirmation():
+    owner = UserFactory()
+    with pytest.raises(Invalid) as caught:
+        services.broker_account_create(owner=owner, name="Live", kind="alpaca", paper=False, api_key="k", secret_key="s")
+    assert {e["field"] for e in caught.value.errors} == {"confirm_live"}
+    account = services.broker_account_create(
+        owner=owner, name="Live", kind="alpaca", paper=False, api_key="k", secret_key="s", confirm_live=True
+    )
+    assert not account.paper
+
+
+def test_broker_secrets_are_encrypted_at_rest():
+    account = services.broker_account_create(
+        owner=UserFactory(), name="Alpaca paper", kind="alpaca", api_key="AKXYZ", secret_key="s3cret"
+    )
+    stored = BrokerAccount.objects.values("api_key_encrypted", "secret_key_encrypted").get(pk=account.pk)
+    assert "AKXYZ" not in stored["api_key_encrypted"] and "s3cret" not in stored["secret_key_encrypted"]
+    assert BrokerAccount.objects.get(pk=account.pk).credentials() == ("AKXYZ", "s3cret")
+
+
+def test_a_broker_account_in_use_cannot_be_deleted():
+    bot = BotFactory()
+    with pytest.raises(Conflict):
+        services.broker_account_delete(account=bot.broker_account)
+
+
+def test_a_bad_broker_url_is_a_field_error():
+    with pytest.raises(Invalid) as caught:
+        services.broker_account_create(
+            owner=UserFactory(), name="x", kind="alpaca", api_key="k", secret_key="s", base_url="not a url"
+        )
+    assert caught.value.errors[0]["field"] == "base_url"
