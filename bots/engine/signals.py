@@ -57,10 +57,12 @@ def evaluate(bars: pd.DataFrame, indicators: dict[str, Params], mode: str, compu
     n = len(bars)
     vote_matrix = np.vstack([s.to_numpy(dtype=float) for s in votes.values()]) if votes else np.empty((0, n))
     gate_matrix = np.vstack([s.to_numpy(dtype=float) for s in confirmations.values()]) if confirmations else np.ones((0, n))
-    # A bar decides nothing until every indicator can be computed on it (no votes from warm-up NaNs).
-    ready = ~np.isnan(vote_matrix).any(axis=0) & ~np.isnan(gate_matrix).any(axis=0)
+    # A bar decides nothing until every indicator can be computed on it (no votes from warm-up NaNs),
+    # except that a confirmation still warming up holds back entries only: it never gates an exit.
+    voted = ~np.isnan(vote_matrix).any(axis=0)
+    ready = voted & ~np.isnan(gate_matrix).any(axis=0)
     buys = combine((vote_matrix == BUY).sum(axis=0), len(votes), mode) & ready
-    sells = combine((vote_matrix == SELL).sum(axis=0), len(votes), mode) & ready
+    sells = combine((vote_matrix == SELL).sum(axis=0), len(votes), mode) & voted
     confirmed = (gate_matrix == 1.0).all(axis=0)
     # Conflicting signals never open a position; a sell signal still closes one.
     entry = buys & ~sells & confirmed
