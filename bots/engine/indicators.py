@@ -119,17 +119,34 @@ def _threshold(value: pd.Series, low: float, high: float) -> pd.Series:
     return out.where(value.notna())
 
 
-def _cross(fast: pd.Series, slow: pd.Series) -> pd.Series:
+# Values this close, relative to the prices compared, count as equal. Averages are running sums
+# of floats: the 20-bar SMA of twenty closes of 100.10 is not exactly 100.10, and without this a
+# flat price would vote buy or sell on the last bit of a float.
+TOLERANCE = 1e-9
+
+
+def _side(value: pd.Series, reference: pd.Series, scale: pd.Series | None = None) -> pd.Series:
+    """1 where value is above reference, -1 below, 0 level (within TOLERANCE x scale), NaN where unknown.
+
+    scale defaults to the larger magnitude of the two; pass the close when both hover around zero (MACD).
+    """
+    if scale is None:
+        scale = np.maximum(value.abs(), reference.abs())
+    diff, margin = value - reference, TOLERANCE * scale
+    out = pd.Series(np.select([diff > margin, diff < -margin], [1.0, -1.0], 0.0), index=value.index)
+    return out.where(value.notna() & reference.notna())
+
+
+def _cross(fast: pd.Series, slow: pd.Series, scale: pd.Series | None = None) -> pd.Series:
     """BUY where fast crosses above slow on this bar, SELL where it crosses below."""
-    diff = fast - slow
-    prev = diff.shift(1)
-    out = pd.Series(np.select([(prev <= 0) & (diff > 0), (prev >= 0) & (diff < 0)], [BUY, SELL], NONE), index=diff.index)
-    return out.where(diff.notna() & prev.notna())
+    side = _side(fast, slow, scale)
+    prev = side.shift(1)
+    out = pd.Series(np.select([(prev <= 0) & (side > 0), (prev >= 0) & (side < 0)], [BUY, SELL], NONE), index=side.index)
+    return out.where(side.notna() & prev.notna())
 
 
 def _above_below(value: pd.Series, reference: pd.Series) -> pd.Series:
-    out = pd.Series(np.select([value > reference, value < reference], [BUY, SELL], NONE), index=value.index)
-    return out.where(value.notna() & reference.notna())
+    return _side(value, reference)  # BUY = 1 above, SELL = -1 below
 
 
 def _nan_series(bars: pd.DataFrame) -> pd.Series:
@@ -188,7 +205,7 @@ def _bbands(bars, p: BBandsParams) -> Series:
 def _bbands_vote(values: Series, bars, p) -> pd.Series:
     close = bars["close"]
     lower, upper = values["lower"], values["upper"]
-    out = pd.Series(np.select([close < lower, close > upper], [BUY, SELL], NONE), index=close.index)
+    out = pd.Series(np.select([_side(close, lower) < 0, _side(close, upper) > 0], [BUY, SELL], NONE), index=close.index)
     return out.where(lower.notna() & upper.notna())
 
 
@@ -208,7 +225,7 @@ def _volume_sma(bars, p: VolumeSMAParams) -> Series:
 
 def _volume_confirms(values: Series, bars, p: VolumeSMAParams) -> pd.Series:
     threshold = values["volume_sma"] * p.multiplier
-    out = pd.Series(np.where(values["volume"] > threshold, 1.0, 0.0), index=bars.index)
+    out = pd.Series(np.where(_side(values["volume"], threshold) > 0, 1.0, 0.0), index=bars.index)
     return out.where(threshold.notna())
 
 
@@ -216,7 +233,7 @@ REGISTRY: dict[str, Indicator] = {
     indicator.name: indicator
     for indicator in [
         Indicator("RSI", RSIParams, _rsi, lambda v, b, p: _threshold(v["rsi"], p.oversold, p.overbought)),
-        Indicator("MACD", MACDParams, _macd, lambda v, b, p: _cross(v["macd"], v["signal"])),
+        Indicator("MACD", MACDParams, _macd, lambda v, b, p: _cross(v["macd"], v["signal"], b["close"])),
         Indicator("SMA", MovingAverageParams, _average(ta.sma), _average_vote),
         Indicator("EMA", MovingAverageParams, _average(ta.ema), _average_vote),
         Indicator("BBANDS", BBandsParams, _bbands, _bbands_vote),
