@@ -210,8 +210,17 @@ def _bbands_vote(values: Series, bars, p) -> pd.Series:
 
 
 def _stoch(bars, p: StochParams) -> Series:
-    raw = ta.stoch(bars["high"], bars["low"], bars["close"], k=p.k, d=p.d, smooth_k=p.smooth_k)
-    return _cols(raw, bars, {"k": 0, "d": 1})
+    """%K: where the close sits in the last k bars' high-low range (0-100), averaged over smooth_k
+    bars; %D: %K averaged over d bars.
+
+    Computed here rather than by ta.stoch, which with TA-Lib installed smooths %K over d bars
+    instead of smooth_k, and without it fails when d is 1.
+    """
+    lowest = bars["low"].rolling(p.k).min()
+    span = bars["high"].rolling(p.k).max() - lowest
+    raw = 100 * (bars["close"] - lowest) / span
+    k = raw.rolling(p.smooth_k).mean()
+    return {"k": k.astype(float), "d": k.rolling(p.d).mean().astype(float)}
 
 
 def _obv(bars, p: PeriodParams) -> Series:
