@@ -1,0 +1,25 @@
+"""pytest fixtures for the local Alpaca stand-in (tests/alpaca_stub.py)."""
+
+import pytest
+
+from tests.alpaca_stub import AlpacaStub
+from tests.factories import BrokerAccountFactory
+
+
+@pytest.fixture
+def alpaca_stub():
+    with AlpacaStub() as stub:
+        yield stub
+    assert not stub.errors, f"the Alpaca stub itself failed: {stub.errors!r}"
+
+
+@pytest.fixture
+def alpaca_account(alpaca_stub, db):
+    """A paper Alpaca BrokerAccount whose trading and data URLs point at the stub."""
+    account = BrokerAccountFactory(
+        kind="alpaca", base_url=alpaca_stub.url, data_url=alpaca_stub.url,
+        owner__password=None,  # an unusable password skips the slow hashing
+    )
+    account.set_credentials(alpaca_stub.api_key, alpaca_stub.secret_key)
+    account.save()
+    return account
