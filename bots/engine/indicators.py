@@ -174,6 +174,15 @@ def _rsi(bars, p: RSIParams) -> Series:
     return {"rsi": _col(ta.rsi(bars["close"], length=p.period), bars)}
 
 
+def _rsi_vote(values: Series, bars, p: RSIParams) -> pd.Series:
+    vote = _threshold(values["rsi"], p.oversold, p.overbought)
+    # Until the price first moves there are no gains and no losses: RSI is 0 / 0 (TA-Lib says 0,
+    # "oversold"; pandas-ta alone says NaN, "warming up"), which is no opinion.
+    moved = bars["close"].diff().fillna(0).ne(0).cummax()
+    warm = pd.Series(np.arange(len(bars)) >= p.period, index=bars.index)
+    return vote.mask(~moved & warm, NONE)
+
+
 def _macd(bars, p: MACDParams) -> Series:
     raw = ta.macd(bars["close"], fast=p.fast, slow=p.slow, signal=p.signal)
     return _cols(raw, bars, {"macd": 0, "histogram": 1, "signal": 2})
@@ -223,6 +232,14 @@ def _stoch(bars, p: StochParams) -> Series:
     return {"k": k.astype(float), "d": k.rolling(p.d).mean().astype(float)}
 
 
+def _stoch_vote(values: Series, bars, p: StochParams) -> pd.Series:
+    vote = _threshold(values["k"], p.oversold, p.overbought)
+    # A k-bar window without range (high = low throughout) leaves %K at 0 / 0: no opinion, and
+    # not "warming up" either, which would stop every other indicator deciding.
+    span = bars["high"].rolling(p.k).max() - bars["low"].rolling(p.k).min()
+    return vote.mask(span.rolling(p.smooth_k).min() == 0, NONE)
+
+
 def _obv(bars, p: PeriodParams) -> Series:
     obv = _col(ta.obv(bars["close"], bars["volume"]), bars)
     return {"obv": obv, "obv_sma": _col(ta.sma(obv, length=p.period), bars)}
@@ -241,12 +258,12 @@ def _volume_confirms(values: Series, bars, p: VolumeSMAParams) -> pd.Series:
 REGISTRY: dict[str, Indicator] = {
     indicator.name: indicator
     for indicator in [
-        Indicator("RSI", RSIParams, _rsi, lambda v, b, p: _threshold(v["rsi"], p.oversold, p.overbought)),
+        Indicator("RSI", RSIParams, _rsi, _rsi_vote),
         Indicator("MACD", MACDParams, _macd, lambda v, b, p: _cross(v["macd"], v["signal"], b["close"])),
         Indicator("SMA", MovingAverageParams, _average(ta.sma), _average_vote),
         Indicator("EMA", MovingAverageParams, _average(ta.ema), _average_vote),
         Indicator("BBANDS", BBandsParams, _bbands, _bbands_vote),
-        Indicator("STOCH", StochParams, _stoch, lambda v, b, p: _threshold(v["k"], p.oversold, p.overbought)),
+        Indicator("STOCH", StochParams, _stoch, _stoch_vote),
         Indicator("OBV", PeriodParams, _obv, lambda v, b, p: _above_below(v["obv"], v["obv_sma"])),
         Indicator("VOLUME_SMA", VolumeSMAParams, _volume_sma, _volume_confirms, confirmation=True),
     ]
