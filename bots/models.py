@@ -59,7 +59,7 @@ class BrokerAccount(models.Model):
 
     @property
     def trading_url(self) -> str:
-        return self.base_url or settings.ALPACA_BASE_URL
+        return self.base_url or (settings.ALPACA_BASE_URL if self.paper else settings.ALPACA_LIVE_BASE_URL)
 
     @property
     def market_data_url(self) -> str:
