@@ -10,6 +10,7 @@ Bars are a DataFrame with float columns open, high, low, close, volume.
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Annotated
 
 import numpy as np
 import pandas as pd
@@ -17,6 +18,11 @@ import pandas_ta as ta
 from pydantic import BaseModel, ConfigDict, Field, PositiveInt, ValidationInfo, field_validator, model_validator
 
 BUY, SELL, NONE = 1.0, -1.0, 0.0
+
+
+# A look-back of one bar is degenerate (the average of one close is the close) and TA-Lib refuses
+# it (TA_BAD_PARAM), which would fail every tick: look-backs start at 2.
+Length = Annotated[int, Field(ge=2)]
 
 
 class Params(BaseModel):
@@ -36,7 +42,7 @@ def _greater_than(lower: str):
 
 
 class RSIParams(Params):
-    period: PositiveInt = 14
+    period: Length = 14
     oversold: float = Field(30, ge=0, le=100)
     overbought: float = Field(70, ge=0, le=100)
 
@@ -44,9 +50,9 @@ class RSIParams(Params):
 
 
 class MACDParams(Params):
-    fast: PositiveInt = 12
-    slow: PositiveInt = 26
-    signal: PositiveInt = 9
+    fast: Length = 12
+    slow: Length = 26
+    signal: Length = 9
 
     _order = field_validator("slow")(_greater_than("fast"))
 
@@ -54,9 +60,9 @@ class MACDParams(Params):
 class MovingAverageParams(Params):
     """Either {period} (close vs. average) or {fast, slow} (crossover of two averages)."""
 
-    period: PositiveInt | None = None
-    fast: PositiveInt | None = None
-    slow: PositiveInt | None = None
+    period: Length | None = None
+    fast: Length | None = None
+    slow: Length | None = None
 
     _order = field_validator("slow")(_greater_than("fast"))
 
@@ -73,7 +79,7 @@ class MovingAverageParams(Params):
 
 
 class BBandsParams(Params):
-    period: PositiveInt = 20
+    period: Length = 20
     std: float = Field(2.0, gt=0, le=10)
 
 
@@ -88,11 +94,11 @@ class StochParams(Params):
 
 
 class PeriodParams(Params):
-    period: PositiveInt = 20
+    period: Length = 20
 
 
 class VolumeSMAParams(Params):
-    period: PositiveInt = 20
+    period: Length = 20
     multiplier: float = Field(1.0, gt=0, le=100)
 
 
