@@ -1,0 +1,128 @@
+"""The forms for bots and broker accounts, shared by the dashboard and the admin.
+
+A bot's configuration is validated by the one schema (bots.config.BotConfig, through
+services.parse_config); the form only turns its dotted error paths into errors on its own fields.
+"""
+
+import json
+import re
+
+from django import forms
+
+from bots import services
+from bots.config import BotConfig
+from bots.models import Bot, BrokerAccount
+from tradebot.errors import Invalid
+
+
+class PrettyJSONField(forms.JSONField):
+    """JSON shown indented in a monospace textarea, so a person can read and edit it."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("widget", forms.Textarea(attrs={"rows": 8, "class": "json", "spellcheck": "false"}))
+        super().__init__(**kwargs)
+
+    def prepare_value(self, value):
+        if isinstance(value, forms.fields.InvalidJSONInput):
+            return value
+        return json.dumps(value, indent=2, ensure_ascii=False, cls=self.encoder)
+
+
+class SymbolsField(forms.CharField):
+    """Tickers typed as 'AAPL, MSFT GOOGL'; the schema checks each one."""
+
+    def prepare_value(self, value):
+        return ", ".join(value) if isinstance(value, list) else value
+
+    def to_python(self, value) -> list[str]:
+        return [symbol for symbol in re.split(r"[\s,]+", super().to_python(value)) if symbol]
+
+
+class BotForm(forms.ModelForm):
+    symbols = SymbolsField(help_text="Tickers separated by commas or spaces, e.g. AAPL, MSFT")
+    indicators = PrettyJSONField(help_text='e.g. {"RSI": {"period": 14, "oversold": 30, "overbought": 70}}')
+    risk_management = PrettyJSONField(
+        required=False, help_text='Fractions, e.g. {"stop_loss": 0.02, "take_profit": 0.05}; null disables a rule'
+    )
+    broker_account = forms.ModelChoiceField(
+        queryset=BrokerAccount.objects.none(),
+        required=False,
+        empty_label="Default paper account",
+        help_text="Moving a bot needs its positions closed first.",
+    )
+
+    class Meta:
+        model = Bot
+        fields = [
+            "name", "capital", "broker_account", "symbols", "timeframe", "trading_frequency", "signal_mode",
+            "indicators", "risk_management", "start_hour", "start_minute", "end_hour", "end_minute",
+        ]
+
+    def __init__(self, *args, owner=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        # A bot keeps its owner: a superuser editing someone's bot picks among that person's accounts.
+        self.owner = self.instance.owner if self.instance.pk else owner
+        self.fields["broker_account"].queryset = BrokerAccount.objects.filter(owner=self.owner)
+        self.config: BotConfig | None = None
+
+    def clean(self):
+        cleaned = super().clean()
+        data = {name: cleaned[name] for name in Bot.CONFIG_FIELDS if name in cleaned}
+        if data.get("risk_management") is None:
+            data.pop("risk_management", None)
+        try:
+            self.config = services.parse_config(data)
+        except Invalid as exc:
+            self.add_service_errors(exc.errors)
+        return cleaned
+
+    def _post_clean(self):
+        # The schema above is the validation and the services change the bot. ModelForm would copy
+        # the values onto the instance here; a service handed that instance could not see what
+        # changed (moving to another broker account must be refused while positions are open).
+        pass
+
+    def add_service_errors(self, errors: list[dict]) -> None:
+        """Put each {field, message} from the schema or a service on the form field it is about.
+
+        A nested path keeps its full name in the message (`indicators.MACD.slow: must be greater
+        than fast (12)`). A field that could not even be parsed keeps that error alone (the schema
+        would only add "field required").
+        """
+        unparsed = set(self.errors)
+        for error in errors:
+            path = error["field"].removesuffix("_id")
+            name = path.split(".")[0]
+            if name in unparsed:
+                continue
+            message = error["message"] if path in (name, "__all__") else f"{path}: {error['message']}"
+            self.add_error(name if name in self.fields else None, message)
+
+
+class BrokerAccountForm(forms.ModelForm):
+    """Secrets are write-only: never sent back to the browser; left blank on edit, the saved ones stay."""
+
+    api_key = forms.CharField(required=False, strip=True, widget=forms.PasswordInput(render_value=False))
+    secret_key = forms.CharField(required=False, strip=True, widget=forms.PasswordInput(render_value=False))
+    confirm_live = forms.BooleanField(
+        required=False,
+        label="I understand this trades real money",
+        help_text="Needed to save a live (non-paper) account.",
+    )
+
+    class Meta:
+        model = BrokerAccount
+        fields = ["name", "kind", "paper", "base_url", "data_url", "sim_slippage", "sim_commission"]
+
+    def clean(self):
+        cleaned = super().clean()
+        # Checked on every save that leaves the account live, not only on creation: switching a paper
+        # account to live is the same decision.
+        if cleaned.get("paper") is False and not cleaned.get("confirm_live"):
+            self.add_error("confirm_live", "a live account trades real money: confirm it explicitly")
+        return cleaned
+
+    def add_service_errors(self, errors: list[dict]) -> None:
+        for error in errors:
+            name = error["field"] if error["field"] in self.fields else None
+            self.add_error(name, error["message"])

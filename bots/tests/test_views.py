@@ -1,0 +1,240 @@
+import pytest
+from django.urls import reverse
+
+from bots.models import Bot
+from tests.factories import DESIGN_CONFIG, BotFactory, BrokerAccountFactory, PositionFactory, TradeFactory, UserFactory
+
+pytestmark = pytest.mark.django_db
+
+HTMX = {"HTTP_HX_REQUEST": "true"}
+
+
+@pytest.fixture
+def user():
+    return UserFactory()
+
+
+@pytest.fixture
+def signed_in(client, user):
+    client.force_login(user)
+    return client
+
+
+def bot_form_data(account, **changes) -> dict:
+    data = {
+        "name": "Form bot",
+        "capital": "5000",
+        "broker_account": account.pk,
+        "symbols": "aapl, MSFT",
+        "timeframe": "1Min",
+        "trading_frequency": "60",
+        "signal_mode": "majority",
+        "indicators": '{"RSI": {"period": 14, "oversold": 30, "overbought": 70}}',
+        "risk_management": '{"stop_loss": 0.02, "max_position_size": 0.1}',
+        "start_hour": "9",
+        "start_minute": "30",
+        "end_hour": "16",
+        "end_minute": "0",
+    }
+    data.update(changes)
+    return data
+
+
+@pytest.mark.parametrize("name", ["bots:dashboard", "bots:list", "bots:new", "trades:list", "positions:list"])
+def test_pages_redirect_anonymous_visitors_to_the_login_page(client, name):
+    response = client.get(reverse(name))
+    assert response.status_code == 302
+    assert response["Location"].startswith("/admin/login/")
+
+
+def test_dashboard_shows_the_users_bots_positions_and_trades(signed_in, user):
+    bot = BotFactory(owner=user, name="Momentum")
+    PositionFactory(bot=bot, symbol="MSFT", current_price="123.456")
+    TradeFactory(bot=bot, symbol="NVDA")
+    BotFactory(name="Someone else's bot")
+
+    response = signed_in.get(reverse("bots:dashboard"))
+
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert "Momentum" in html and "MSFT" in html and "NVDA" in html
+    assert "123.46" in html  # money has two decimals
+    assert "Someone else" not in html
+    assert 'ws-connect="/ws/dashboard/"' in html
+
+
+def test_times_are_shown_in_new_york_time(signed_in, user):
+    from datetime import UTC, datetime
+
+    TradeFactory(bot=BotFactory(owner=user), timestamp=datetime(2024, 7, 1, 14, 30, tzinfo=UTC))
+    html = signed_in.get(reverse("trades:list")).content.decode()
+    assert "Jul 1, 10:30:00" in html
+
+
+def test_htmx_start_returns_only_the_bots_row(signed_in, user):
+    bot = BotFactory(owner=user)
+
+    response = signed_in.post(reverse("bots:start", args=[bot.pk]), HTTP_HX_TARGET=f"bot-row-{bot.pk}", **HTMX)
+
+    html = response.content.decode()
+    bot.refresh_from_db()
+    assert bot.status == Bot.Status.RUNNING
+    assert "<html" not in html
+    assert html.lstrip().startswith(f'<tr id="bot-row-{bot.pk}"')
+    assert "badge-running" in html
+
+
+def test_htmx_action_on_the_detail_page_returns_its_status_panel(signed_in, user):
+    bot = BotFactory(owner=user, status=Bot.Status.RUNNING)
+
+    response = signed_in.post(reverse("bots:pause", args=[bot.pk]), HTTP_HX_TARGET=f"bot-panel-{bot.pk}", **HTMX)
+
+    assert response.content.decode().lstrip().startswith(f'<section id="bot-panel-{bot.pk}"')
+    assert "badge-paused" in response.content.decode()
+
+
+def test_a_refused_action_is_reported_and_changes_nothing(signed_in, user):
+    bot = BotFactory(owner=user)  # stopped: cannot be paused
+
+    response = signed_in.post(reverse("bots:pause", args=[bot.pk]), HTTP_HX_TARGET=f"bot-row-{bot.pk}", **HTMX)
+
+    bot.refresh_from_db()
+    assert bot.status == Bot.Status.STOPPED
+    assert "cannot be paused" in response.content.decode()
+
+
+def test_actions_reject_get(signed_in, user):
+    bot = BotFactory(owner=user)
+    assert signed_in.get(reverse("bots:start", args=[bot.pk])).status_code == 405
+
+
+def test_another_users_bot_is_not_found(signed_in):
+    bot = BotFactory()
+    assert signed_in.get(reverse("bots:detail", args=[bot.pk])).status_code == 404
+    assert signed_in.post(reverse("bots:start", args=[bot.pk]), **HTMX).status_code == 404
+    bot.refresh_from_db()
+    assert bot.status == Bot.Status.STOPPED
+
+
+def test_creating_a_bot_through_the_form(signed_in, user):
+    account = BrokerAccountFactory(owner=user)
+
+    response = signed_in.post(reverse("bots:new"), bot_form_data(account))
+
+    bot = Bot.objects.get(owner=user, name="Form bot")
+    assert response.status_code == 302 and response["Location"] == reverse("bots:detail", args=[bot.pk])
+    assert bot.symbols == ["AAPL", "MSFT"]
+    assert bot.broker_account == account
+    assert bot.risk_management["stop_loss"] == "0.02"
+
+
+def test_form_shows_schema_errors_on_their_fields_and_saves_nothing(signed_in, user):
+    account = BrokerAccountFactory(owner=user)
+    data = bot_form_data(
+        account,
+        indicators='{"MACD": {"fast": 12, "slow": 10, "signal": 9}}',
+        symbols="AAPL, 1BAD",
+        capital="0",
+    )
+
+    response = signed_in.post(reverse("bots:new"), data)
+
+    form = response.context["form"]
+    assert response.status_code == 200
+    assert form.errors["indicators"] == ["indicators.MACD.slow: must be greater than fast (12)"]
+    assert "1BAD" in form.errors["symbols"][0]
+    assert "greater than 0" in form.errors["capital"][0]
+    assert "indicators.MACD.slow: must be greater than fast (12)" in response.content.decode()
+    assert not Bot.objects.filter(owner=user).exists()
+
+
+def test_form_reports_unparsable_json_on_its_field(signed_in, user):
+    response = signed_in.post(reverse("bots:new"), bot_form_data(BrokerAccountFactory(owner=user), indicators="{RSI"))
+
+    assert response.context["form"].errors["indicators"] == ["Enter a valid JSON."]
+    assert not Bot.objects.exists()
+
+
+def test_form_refuses_a_duplicate_name_on_the_name_field(signed_in, user):
+    account = BrokerAccountFactory(owner=user)
+    BotFactory(owner=user, name="Form bot", broker_account=account)
+
+    response = signed_in.post(reverse("bots:new"), bot_form_data(account))
+
+    assert "already have a bot named" in response.context["form"].errors["name"][0]
+    assert Bot.objects.filter(owner=user).count() == 1
+
+
+def test_form_offers_only_the_users_own_broker_accounts(signed_in, user):
+    mine = BrokerAccountFactory(owner=user, name="Mine")
+    theirs = BrokerAccountFactory(name="Theirs")
+
+    response = signed_in.post(reverse("bots:new"), bot_form_data(mine, broker_account=theirs.pk))
+
+    assert "broker_account" in response.context["form"].errors
+    assert not Bot.objects.exists()
+
+
+def test_editing_a_bot_updates_its_configuration(signed_in, user):
+    bot = BotFactory(owner=user, name="Old name")
+
+    response = signed_in.post(
+        reverse("bots:edit", args=[bot.pk]), bot_form_data(bot.broker_account, name="New name", symbols="TSLA")
+    )
+
+    bot.refresh_from_db()
+    assert response.status_code == 302
+    assert (bot.name, bot.symbols) == ("New name", ["TSLA"])
+
+
+def test_a_bot_with_open_positions_cannot_move_to_another_account(signed_in, user):
+    bot = BotFactory(owner=user)
+    PositionFactory(bot=bot)
+    other = BrokerAccountFactory(owner=user)
+
+    response = signed_in.post(reverse("bots:edit", args=[bot.pk]), bot_form_data(other, name=bot.name))
+
+    bot.refresh_from_db()
+    assert "close the bot's open positions" in response.context["form"].errors["broker_account"][0]
+    assert bot.broker_account_id != other.pk
+
+
+def test_edit_form_shows_the_stored_configuration(signed_in, user):
+    bot = BotFactory(owner=user)
+    html = signed_in.get(reverse("bots:edit", args=[bot.pk])).content.decode()
+    assert "AAPL, MSFT, GOOGL" in html
+    assert "&quot;MACD&quot;: {\n    &quot;fast&quot;: 12" in html  # indented, readable JSON
+
+
+def test_bot_detail_shows_the_tick_record_with_each_decision_and_reason(signed_in, user):
+    bot = BotFactory(owner=user)
+    bot.tick_logs.create(
+        started_at="2024-07-01T14:30:00Z",
+        outcome="idle",
+        decisions=[{"symbol": "AAPL", "action": "hold", "quantity": 0, "reason": "RSI 55.1 is neutral", "price": "190.5"}],
+    )
+
+    html = signed_in.get(reverse("bots:detail", args=[bot.pk])).content.decode()
+
+    assert "RSI 55.1 is neutral" in html
+    assert "Jul 1, 10:30:00" in html
+    assert DESIGN_CONFIG["symbols"][0] in html
+
+
+def test_trades_page_filters_by_symbol_and_answers_htmx_with_the_results_only(signed_in, user):
+    bot = BotFactory(owner=user)
+    TradeFactory(bot=bot, symbol="AAPL")
+    TradeFactory(bot=bot, symbol="TSLA")
+
+    response = signed_in.get(reverse("trades:list"), {"symbol": "tsla"}, **HTMX)
+
+    html = response.content.decode()
+    assert "<html" not in html and 'id="trade-results"' in html
+    assert "TSLA" in html and "AAPL" not in html
+
+
+def test_trades_page_paginates(signed_in, user):
+    bot = BotFactory(owner=user)
+    TradeFactory.create_batch(51, bot=bot)
+    response = signed_in.get(reverse("trades:list"), {"page": 2})
+    assert len(response.context["page"].object_list) == 1

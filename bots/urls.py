@@ -1,0 +1,19 @@
+from django.contrib.auth.views import LogoutView
+from django.urls import path
+
+from bots import views
+
+app_name = "bots"
+
+urlpatterns = [
+    path("", views.dashboard, name="dashboard"),
+    path("bots/", views.bot_list, name="list"),
+    path("bots/new/", views.bot_new, name="new"),
+    path("bots/<int:pk>/", views.bot_detail, name="detail"),
+    path("bots/<int:pk>/edit/", views.bot_edit, name="edit"),
+    path("bots/<int:pk>/chart/", views.bot_chart, name="chart"),
+    path("bots/<int:pk>/start/", views.bot_action, {"action": "start"}, name="start"),
+    path("bots/<int:pk>/pause/", views.bot_action, {"action": "pause"}, name="pause"),
+    path("bots/<int:pk>/stop/", views.bot_action, {"action": "stop"}, name="stop"),
+    path("logout/", LogoutView.as_view(next_page="/"), name="logout"),
+]

@@ -1,0 +1,181 @@
+"""Dashboard pages for bots. Thin: parse input, call one service, render (a partial for HTMX)."""
+
+from datetime import datetime
+from decimal import Decimal
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.db.models import Count, DecimalField, F, OuterRef, QuerySet, Subquery, Sum, Value
+from django.db.models.functions import Coalesce
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.utils.text import slugify
+from django.views.decorators.http import require_POST
+
+from bots import services
+from bots.connections import market_for
+from bots.forms import BotForm
+from bots.maintenance import market_status_now
+from bots.models import Bot
+from bots.ticks import session_day_start
+from positions.models import Position
+from tradebot.errors import Conflict, Invalid
+from trades.models import Trade
+
+ACTIONS = {"start": services.bot_start, "pause": services.bot_pause, "stop": services.bot_stop}
+RECENT_TRADES = 20
+RECENT_TICKS = 20
+CHART_BARS = 120
+NEW_BOT_EXAMPLE = {
+    "capital": 10000,
+    "symbols": ["AAPL", "MSFT"],
+    "indicators": {"RSI": {"period": 14, "oversold": 30, "overbought": 70}, "MACD": {"fast": 12, "slow": 26, "signal": 9}},
+    "risk_management": {"stop_loss": 0.02, "take_profit": 0.05, "max_position_size": 0.1, "max_daily_loss": 0.05},
+}
+
+
+def bots_with_stats(bots: QuerySet, *, now: datetime | None = None) -> QuerySet:
+    """Bots annotated with open positions, their value and today's P&L, in one query (no N+1).
+
+    "Today" is the exchange's calendar day, and P&L today counts realized gains of today plus the
+    open positions' unrealized P&L: the figure the daily loss limit watches.
+    """
+    money = DecimalField(max_digits=20, decimal_places=6)
+    zero = Value(Decimal(0), output_field=money)
+
+    def per_bot(rows: QuerySet, total) -> Subquery:
+        return Coalesce(Subquery(rows.values("bot").annotate(total=total).values("total"), output_field=money), zero)
+
+    open_positions = Position.objects.filter(bot=OuterRef("pk"), is_open=True)
+    sells_today = Trade.objects.filter(
+        bot=OuterRef("pk"),
+        type=Trade.Type.SELL,
+        status=Trade.Status.FILLED,
+        filled_at__gte=session_day_start(now or timezone.now()),
+    )
+    return bots.annotate(
+        open_positions=Coalesce(Subquery(open_positions.values("bot").annotate(n=Count("id")).values("n")), 0),
+        open_value=per_bot(open_positions, Sum(F("current_price") * F("quantity"), output_field=money)),
+        unrealized_pnl=per_bot(open_positions, Sum("unrealized_pnl")),
+        realized_pnl_today=per_bot(sells_today, Sum("profit_loss")),
+        pnl_today=F("realized_pnl_today") + F("unrealized_pnl"),
+    )
+
+
+def _bot_for_user(request: HttpRequest, pk: int) -> Bot:
+    return get_object_or_404(Bot.objects.for_user(request.user).select_related("broker_account"), pk=pk)
+
+
+def _bot_list(request: HttpRequest) -> QuerySet:
+    return bots_with_stats(Bot.objects.for_user(request.user).select_related("broker_account"))
+
+
+@login_required
+def dashboard(request: HttpRequest) -> HttpResponse:
+    positions = list(Position.objects.for_user(request.user).open())
+    context = {
+        "bots": _bot_list(request),
+        "trades": Trade.objects.for_user(request.user).order_by("-timestamp", "-id")[:RECENT_TRADES],
+        "positions": positions,
+        "prices": {position.symbol: position.current_price for position in positions},
+        "market": market_status_now(),
+    }
+    return render(request, "bots/dashboard.html", context)
+
+
+@login_required
+def bot_list(request: HttpRequest) -> HttpResponse:
+    return render(request, "bots/bot_list.html", {"bots": _bot_list(request)})
+
+
+@login_required
+def bot_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    bot = _bot_list(request).filter(pk=pk).first()
+    if bot is None:
+        raise Http404("no such bot")
+    context = {
+        "bot": bot,
+        "positions": bot.positions.filter(is_open=True),
+        "trades": bot.trades.order_by("-timestamp", "-id")[:RECENT_TRADES],
+        "tick_logs": bot.tick_logs.all()[:RECENT_TICKS],
+        # Live rows for this bot land in these tables (see bots/consumers.py).
+        "trade_rows_id": f"bot-{bot.pk}-trade-rows",
+        "position_rows_id": f"bot-{bot.pk}-position-rows",
+    }
+    return render(request, "bots/bot_detail.html", context)
+
+
+@login_required
+def bot_chart(request: HttpRequest, pk: int) -> HttpResponse:
+    """Recent closes per symbol with the bot's fills marked; loaded after the page, as it asks the feed."""
+    bot = _bot_for_user(request, pk)
+    market = market_for(bot.broker_account)
+    now = timezone.now()
+    fills = list(bot.trades.filter(status=Trade.Status.FILLED, bar_time__isnull=False).values("symbol", "type", "bar_time", "price"))
+    charts = []
+    for symbol in bot.symbols:
+        bars = market.bars(symbol, bot.timeframe, end=now, limit=CHART_BARS)
+        times = [int(moment.timestamp()) for moment in bars.index]
+        marks = {(f["type"], int(f["bar_time"].timestamp())): float(f["price"]) for f in fills if f["symbol"] == symbol}
+        charts.append(
+            {
+                "symbol": symbol,
+                "id": f"chart-{slugify(symbol)}",
+                "time": times,
+                "close": [float(close) for close in bars["close"]],
+                "buy": [marks.get(("buy", moment)) for moment in times],
+                "sell": [marks.get(("sell", moment)) for moment in times],
+            }
+        )
+    return render(request, "bots/bot_detail.html#charts", {"bot": bot, "charts": charts})
+
+
+@login_required
+def bot_new(request: HttpRequest) -> HttpResponse:
+    form = BotForm(request.POST or None, owner=request.user, initial=NEW_BOT_EXAMPLE)
+    if request.method == "POST" and form.is_valid():
+        try:
+            bot = services.bot_create(
+                owner=request.user, config=form.config, broker_account=form.cleaned_data["broker_account"]
+            )
+        except Invalid as exc:
+            form.add_service_errors(exc.errors)
+        else:
+            messages.success(request, f"Created {bot.name}. Start it when you are ready.")
+            return redirect("bots:detail", pk=bot.pk)
+    return render(request, "bots/bot_form.html", {"form": form})
+
+
+@login_required
+def bot_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    bot = _bot_for_user(request, pk)
+    form = BotForm(request.POST or None, instance=bot)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.bot_update(bot=bot, config=form.config, broker_account=form.cleaned_data["broker_account"])
+        except Invalid as exc:
+            form.add_service_errors(exc.errors)
+        except Conflict as exc:
+            form.add_error("broker_account", str(exc))
+        else:
+            messages.success(request, f"Saved {bot.name}.")
+            return redirect("bots:detail", pk=bot.pk)
+    return render(request, "bots/bot_form.html", {"form": form, "bot": bot})
+
+
+@require_POST
+@login_required
+def bot_action(request: HttpRequest, pk: int, action: str) -> HttpResponse:
+    """Start, pause or stop. HTMX gets the piece of page that holds the buttons: a list row or the detail panel."""
+    bot = _bot_for_user(request, pk)
+    try:
+        ACTIONS[action](bot=bot)
+    except Conflict as exc:
+        messages.error(request, f"{bot.name}: {exc}")
+    if not request.htmx:
+        return redirect("bots:detail", pk=bot.pk)
+    bot = _bot_list(request).get(pk=pk)
+    if request.htmx.target == f"bot-panel-{pk}":
+        return render(request, "bots/bot_detail.html#status_panel_response", {"bot": bot})
+    return render(request, "bots/bot_list.html#bot_row_response", {"bot": bot})

@@ -1,0 +1,65 @@
+// Small behaviours htmx does not cover: the live-connection badge, inserting rows that a live
+// update brings for the first time, and drawing the price charts.
+(function () {
+  "use strict";
+
+  function setLive(on) {
+    var badge = document.getElementById("live-status");
+    if (!badge) return;
+    badge.textContent = on ? "live" : "offline";
+    badge.classList.toggle("live-on", on);
+    badge.classList.toggle("live-off", !on);
+  }
+
+  document.addEventListener("htmx:wsOpen", function () { setLive(true); });
+  document.addEventListener("htmx:wsClose", function () { setLive(false); });
+
+  // An out-of-band row whose id is not on the page yet (a position just opened, a first price) is
+  // inserted into the table named by its data-upsert selector, if the page shows one.
+  document.addEventListener("htmx:oobErrorNoTarget", function (event) {
+    var element = event.detail.content;
+    var selector = element && element.dataset && element.dataset.upsert;
+    var into = selector && document.querySelector(selector);
+    if (!into) return;
+    element.removeAttribute("hx-swap-oob");
+    into.prepend(element);
+    removeEmptyRows(into);
+    htmx.process(element);
+  });
+
+  document.addEventListener("htmx:oobAfterSwap", function (event) {
+    if (event.detail.target) removeEmptyRows(event.detail.target);
+  });
+
+  function removeEmptyRows(container) {
+    container.querySelectorAll(":scope > .empty-row").forEach(function (row) { row.remove(); });
+  }
+
+  function drawCharts(root) {
+    if (typeof uPlot === "undefined") return;
+    root.querySelectorAll(".chart-canvas[data-chart]:not(.drawn)").forEach(function (box) {
+      var data = JSON.parse(document.getElementById(box.dataset.chart).textContent);
+      box.classList.add("drawn");
+      var marker = function (color) {
+        // A fill marks a bar with a trade; no line joins the markers.
+        return { stroke: color, paths: function () { return null; }, points: { show: true, size: 9, fill: color, stroke: color } };
+      };
+      new uPlot({
+        width: box.clientWidth || 600,
+        height: 220,
+        scales: { x: { time: true } },
+        tzDate: function (ts) { return uPlot.tzDate(new Date(ts * 1000), "America/New_York"); },
+        series: [
+          {},
+          { label: "close", stroke: "#2563eb", width: 1.5 },
+          Object.assign({ label: "buy" }, marker("#16a34a")),
+          Object.assign({ label: "sell" }, marker("#dc2626")),
+        ],
+        axes: [{}, { size: 60 }],
+      }, [data.time, data.close, data.buy, data.sell], box);
+    });
+  }
+
+  document.addEventListener("htmx:afterSettle", function (event) { drawCharts(event.detail.elt || document); });
+  document.addEventListener("DOMContentLoaded", function () { drawCharts(document); });
+})();
