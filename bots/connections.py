@@ -89,14 +89,17 @@ def _simulated_market() -> MarketData:
     return SimulatedMarket()
 
 
-def broker_for(account: BrokerAccount, market: MarketData) -> Broker:
+def broker_for(account: BrokerAccount, market: MarketData, *, now: datetime | None = None) -> Broker:
+    """`now` pins the simulated broker's clock to the tick's moment, so replays fill where they decided."""
     if account.kind == BrokerAccount.Kind.ALPACA:
         from tradebot.brokers.alpaca import AlpacaBroker
 
         return AlpacaBroker(account)
     from tradebot.brokers.sim import SimBroker
 
-    return SimBroker(account, market=market)
+    if now is None:
+        return SimBroker(account, market=market)
+    return SimBroker(account, market=market, clock=lambda: now)
 
 
 def market_status_for(account: BrokerAccount, now: datetime) -> MarketStatus:

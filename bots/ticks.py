@@ -92,7 +92,7 @@ def _run(bot: Bot, *, force: bool, now: datetime) -> TickReport:
             if not in_window(now, config.window_start, config.window_end):
                 return TickReport(bot.pk, "skipped", f"outside the window {config.window_start:%H:%M}-{config.window_end:%H:%M} ET")
         market = market_for(account)
-        broker = broker_for(account, market)
+        broker = broker_for(account, market, now=now)
         orders_repair(bot=bot, broker=broker)
         report = _trade(bot, config, market, broker, now)
     except BrokerError as exc:

@@ -55,9 +55,6 @@ class BotFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = Bot
 
-    class Params:
-        config = factory.LazyFunction(lambda: dict(DESIGN_CONFIG))
-
     owner = factory.SubFactory(UserFactory)
     broker_account = factory.LazyAttribute(lambda bot: BrokerAccountFactory(owner=bot.owner))
     name = factory.Sequence(lambda n: f"Bot {n}")
