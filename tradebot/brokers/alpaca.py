@@ -51,6 +51,10 @@ class RetryPolicy:
     def delay(self, retry_number: int) -> float:
         return min(self.first_delay * 2**retry_number, self.max_delay)
 
+    @classmethod
+    def from_settings(cls) -> "RetryPolicy":
+        return cls(attempts=settings.ALPACA_RETRY_ATTEMPTS, first_delay=settings.ALPACA_RETRY_DELAY_SECONDS)
+
 
 @dataclass(frozen=True)
 class MarketClock:
@@ -185,14 +189,14 @@ def order_result(order: Order) -> OrderResult:
 
 
 class AlpacaBroker:
-    def __init__(self, account, *, retry: RetryPolicy = RetryPolicy(), timeout: float | None = None):
+    def __init__(self, account, *, retry: RetryPolicy | None = None, timeout: float | None = None):
         check_url_matches_mode(account.trading_url, account.paper)
         api_key, secret_key = account.credentials()
         if not (api_key and secret_key):
             raise BrokerError(f"Alpaca account {account} has no API credentials")
         self._client = TradingClient(api_key, secret_key, paper=account.paper, url_override=account.trading_url)
         harden(self._client, settings.ALPACA_TIMEOUT_SECONDS if timeout is None else timeout)
-        self._retry = retry
+        self._retry = retry or RetryPolicy.from_settings()
 
     def _call(self, what: str, action: Callable[[], T]) -> T:
         return with_retries(action, self._retry, what)

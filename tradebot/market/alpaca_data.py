@@ -32,13 +32,13 @@ LOOKBACK_MARGIN = timedelta(days=10)
 class AlpacaMarketData:
     name = "alpaca"
 
-    def __init__(self, account, *, retry: RetryPolicy = RetryPolicy(), timeout: float | None = None):
+    def __init__(self, account, *, retry: RetryPolicy | None = None, timeout: float | None = None):
         api_key, secret_key = account.credentials()
         if not (api_key and secret_key):
             raise BrokerError(f"Alpaca account {account} has no API credentials")
         self._client = StockHistoricalDataClient(api_key, secret_key, url_override=account.market_data_url)
         harden(self._client, settings.ALPACA_TIMEOUT_SECONDS if timeout is None else timeout)
-        self._retry = retry
+        self._retry = retry or RetryPolicy.from_settings()
 
     def bars(
         self, symbol: str, timeframe: str, *, end: datetime, start: datetime | None = None, limit: int | None = None

@@ -1,0 +1,137 @@
+"""Ticks of a bot on an Alpaca account: the real alpaca-py client talks to the local stand-in."""
+
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+import pytest
+from django.test import override_settings
+from django_celery_beat.models import PeriodicTask
+
+from bots import services
+from bots.connections import clear_caches
+from bots.models import Bot
+from bots.ticks import MAX_CONSECUTIVE_FAILURES, bot_tick
+from positions.models import Position
+from tests.factories import BotFactory
+from trades.models import Trade
+
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fast_retries")]
+
+START = datetime(2024, 3, 5, 14, 0, tzinfo=UTC)
+CONFIG = {
+    "name": "Alpaca RSI bot",
+    "capital": 10000,
+    "symbols": ["TEST"],
+    "indicators": {"RSI": {"period": 14, "oversold": 30, "overbought": 70}},
+    "risk_management": {"stop_loss": 0.02, "take_profit": 0.05, "max_position_size": 0.1},
+    "signal_mode": "any",
+    "start_hour": 0,
+    "start_minute": 0,
+    "end_hour": 23,
+    "end_minute": 59,
+}
+
+
+@pytest.fixture
+def fast_retries():
+    clear_caches()
+    with override_settings(ALPACA_RETRY_DELAY_SECONDS=0.01, ALPACA_TIMEOUT_SECONDS=1.0):
+        yield
+    clear_caches()
+
+
+def falling_bars(start: datetime = START) -> list[tuple]:
+    """20 bars flat at 100, then 40 falling 0.5 each to 80: RSI(14) ends at 0."""
+    closes = [100.0] * 20 + [100.0 - 0.5 * i for i in range(1, 41)]
+    rows, previous = [], closes[0]
+    for index, close in enumerate(closes):
+        rows.append((start + timedelta(minutes=index), previous, max(previous, close) + 0.1, min(previous, close) - 0.1, close, 1000))
+        previous = close
+    return rows
+
+
+@pytest.fixture
+def market(alpaca_stub):
+    """The stand-in open for trading, TEST at 80 after a fall."""
+    alpaca_stub.set_clock(is_open=True, next_open=START + timedelta(days=1), next_close=START + timedelta(hours=7))
+    alpaca_stub.load_bars("TEST", "1Min", falling_bars())
+    alpaca_stub.set_price("TEST", "80")
+    return alpaca_stub
+
+
+@pytest.fixture
+def bot(alpaca_account):
+    return services.bot_start(bot=BotFactory(config=CONFIG, owner=alpaca_account.owner, broker_account=alpaca_account))
+
+
+AFTER_FALL = START + timedelta(minutes=60)
+
+
+def test_a_bot_buys_on_its_signal_and_its_stop_loss_sells(market, bot):
+    bot_tick(bot_id=bot.pk, now=AFTER_FALL)
+
+    [order] = market.orders
+    assert (order["symbol"], order["side"], order["qty"]) == ("TEST", "buy", "12")
+    assert order["client_order_id"] == f"tb-{bot.pk}-TEST-buy-20240305T1459"
+    buy = Trade.objects.get(bot=bot)
+    assert (buy.status, buy.quantity, buy.price, buy.order_id) == ("filled", 12, Decimal("80"), order["id"])
+
+    # The next bar falls through the stop (80 x 0.98 = 78.40); Alpaca fills the sell at 78.31.
+    rows = falling_bars() + [(START + timedelta(minutes=60), 80.0, 80.1, 78.3, 78.35, 1000)]
+    market.load_bars("TEST", "1Min", rows)
+    market.set_price("TEST", "78.31")
+    clear_caches()
+    bot_tick(bot_id=bot.pk, now=AFTER_FALL + timedelta(minutes=1))
+
+    sell = Trade.objects.get(bot=bot, type="sell")
+    assert (sell.quantity, sell.price, sell.profit_loss) == (12, Decimal("78.31"), Decimal("-20.28"))
+    assert len(market.requests_to("/v2/orders", "POST")) == 2
+    assert not Position.objects.get(bot=bot).is_open
+
+
+def test_a_tick_that_dies_after_alpaca_accepted_the_order_is_repaired_without_a_second_order(market, bot):
+    # Alpaca takes the order but every answer is lost: the tick gives up with its trade still pending.
+    market.fail_next("/v2/orders", None, times=3, delay=1.5, method="POST")
+    report = bot_tick(bot_id=bot.pk, now=AFTER_FALL)
+    assert report.outcome == "failed"
+    assert Trade.objects.get(bot=bot).status == "pending"
+    assert len(market.orders) == 1
+
+    bot_tick(bot_id=bot.pk, now=AFTER_FALL + timedelta(seconds=30))
+
+    trade = Trade.objects.get(bot=bot)
+    assert (trade.status, trade.price, trade.order_id) == ("filled", Decimal("80"), market.orders[0]["id"])
+    assert len(market.orders) == 1
+    assert Position.objects.get(bot=bot, is_open=True).quantity == 12
+
+
+def test_a_rejected_order_is_a_failed_trade_with_alpacas_message(market, bot):
+    market.set_account(buying_power="10")
+
+    bot_tick(bot_id=bot.pk, now=AFTER_FALL)
+
+    trade = Trade.objects.get(bot=bot)
+    assert trade.status == "failed" and "buying power" in trade.message
+    assert not Position.objects.filter(bot=bot).exists()
+    assert Bot.objects.get(pk=bot.pk).status == Bot.Status.RUNNING
+
+
+def test_a_broker_that_keeps_failing_puts_the_bot_in_error_and_stops_its_ticks(market, bot):
+    market.fail_next("/v2/clock", 500, times=100)
+
+    reports = [bot_tick(bot_id=bot.pk, now=AFTER_FALL + timedelta(minutes=i)) for i in range(MAX_CONSECUTIVE_FAILURES)]
+
+    assert [r.outcome for r in reports] == ["failed"] * MAX_CONSECUTIVE_FAILURES
+    bot.refresh_from_db()
+    assert bot.status == Bot.Status.ERROR and "500" in bot.status_reason
+    assert not PeriodicTask.objects.get(pk=bot.periodic_task_id).enabled
+    assert bot_tick(bot_id=bot.pk, now=AFTER_FALL + timedelta(minutes=9)).outcome == "skipped"
+
+
+def test_alpacas_clock_keeps_the_bot_out_of_a_closed_market(market, bot):
+    market.set_clock(is_open=False, next_open=START + timedelta(days=1), next_close=START + timedelta(days=1, hours=7))
+
+    report = bot_tick(bot_id=bot.pk, now=AFTER_FALL)
+
+    assert report.outcome == "skipped" and "market closed" in report.message
+    assert not market.requests_to("/v2/orders")
