@@ -35,6 +35,7 @@ INSTALLED_APPS = [
     "django_celery_beat",
     "django_htmx",
     "tradebot.market",
+    "tradebot.accounts",
     "bots",
     "trades",
     "positions",
@@ -138,6 +139,8 @@ ALPACA_TIMEOUT_SECONDS = env.float("ALPACA_TIMEOUT_SECONDS", default=10.0)
 TRADEBOT_ENCRYPTION_KEY = env("TRADEBOT_ENCRYPTION_KEY", default=SECRET_KEY)
 # The simulated market is open around the clock unless this is off (then the NYSE calendar rules it).
 TRADEBOT_SIM_ALWAYS_OPEN = env.bool("TRADEBOT_SIM_ALWAYS_OPEN", default=True)
+# Requests per user to /api/ ("N/second|minute|hour|day"), counted in the cache (Redis when configured).
+TRADEBOT_API_RATE = env("TRADEBOT_API_RATE", default="600/minute")
 
 LOG_LEVEL = env("LOG_LEVEL", default="INFO").upper()
 LOGGING = {
