@@ -1,8 +1,11 @@
 from django.contrib import admin
 from django.urls import include, path
 
+from tradebot.api import api
+
 urlpatterns = [
     path("admin/", admin.site.urls),
+    path("api/", api.urls),
     path("", include("bots.urls")),
     path("", include("trades.urls")),
     path("", include("positions.urls")),

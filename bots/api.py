@@ -1,0 +1,90 @@
+"""/api/bots and /api/broker-accounts: parse, call one service or selector, render."""
+
+from django.shortcuts import get_object_or_404
+from ninja import Router
+from ninja.responses import Status
+
+from bots import selectors, services
+from bots.models import Bot, BrokerAccount
+from bots.schemas import BotIn, BotOut, BrokerAccountIn, BrokerAccountOut, Id
+from tradebot.errors import Invalid
+
+router = Router()
+
+
+def _bot(request, bot_id: int) -> Bot:
+    # Another user's bot is a 404, not a 403: ids do not reveal what exists.
+    return get_object_or_404(Bot.objects.for_user(request.auth), pk=bot_id)
+
+
+def _account(owner, account_id: int | None) -> BrokerAccount | None:
+    """The owner's broker account named in a bot's payload; a stranger's or a missing one is a field error."""
+    if account_id is None:
+        return None
+    account = BrokerAccount.objects.filter(pk=account_id, owner=owner).first()
+    if account is None:
+        raise Invalid([{"field": "broker_account_id", "message": "no such broker account"}])
+    return account
+
+
+@router.get("/bots", response=list[BotOut], tags=["bots"])
+def bot_list(request):
+    return selectors.bot_list(user=request.auth)
+
+
+@router.post("/bots", response={201: BotOut}, tags=["bots"])
+def bot_create(request, payload: BotIn):
+    owner = request.auth
+    bot = services.bot_create(owner=owner, config=payload.config(), broker_account=_account(owner, payload.broker_account_id))
+    return Status(201, bot)
+
+
+@router.get("/bots/{id}", response=BotOut, tags=["bots"])
+def bot_detail(request, id: Id):
+    return _bot(request, id)
+
+
+@router.put("/bots/{id}", response=BotOut, tags=["bots"])
+def bot_update(request, id: Id, payload: BotIn):
+    bot = _bot(request, id)
+    return services.bot_update(bot=bot, config=payload.config(), broker_account=_account(bot.owner, payload.broker_account_id))
+
+
+@router.delete("/bots/{id}", response={204: None}, tags=["bots"])
+def bot_delete(request, id: Id):
+    services.bot_delete(bot=_bot(request, id))
+    return Status(204, None)
+
+
+@router.post("/bots/{id}/start", response=BotOut, tags=["bots"])
+def bot_start(request, id: Id):
+    return services.bot_start(bot=_bot(request, id))
+
+
+@router.post("/bots/{id}/stop", response=BotOut, tags=["bots"])
+def bot_stop(request, id: Id):
+    return services.bot_stop(bot=_bot(request, id))
+
+
+@router.post("/bots/{id}/pause", response=BotOut, tags=["bots"])
+def bot_pause(request, id: Id):
+    return services.bot_pause(bot=_bot(request, id))
+
+
+@router.get("/broker-accounts", response=list[BrokerAccountOut], tags=["broker accounts"])
+def broker_account_list(request):
+    # Every user has a simulated paper account; listing is where a new user first meets it.
+    services.default_broker_account(request.auth)
+    return selectors.broker_account_list(user=request.auth)
+
+
+@router.post("/broker-accounts", response={201: BrokerAccountOut}, tags=["broker accounts"])
+def broker_account_create(request, payload: BrokerAccountIn):
+    return Status(201, services.broker_account_create(owner=request.auth, **payload.dict()))
+
+
+@router.delete("/broker-accounts/{id}", response={204: None}, tags=["broker accounts"])
+def broker_account_delete(request, id: Id):
+    accounts = selectors.broker_account_list(user=request.auth)
+    services.broker_account_delete(account=get_object_or_404(accounts, pk=id))
+    return Status(204, None)

@@ -1,0 +1,63 @@
+"""The JSON API's shapes for bots and broker accounts. Inputs and outputs are separate classes:
+an output never accepts a field by accident, an input never leaks one."""
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+from ninja import ModelSchema, Schema
+from pydantic import ConfigDict, Field
+
+from bots.config import BotConfig
+from bots.models import Bot, BrokerAccount
+
+# Larger ids cannot exist (BigAutoField); bounding them keeps the database from ever seeing an overflow.
+Id = Annotated[int, Field(ge=1, le=2**63 - 1)]
+
+
+class BotIn(BotConfig):
+    """The design's bot configuration, accepted verbatim, plus the broker account to trade through
+    (your default simulated paper account when left out)."""
+
+    broker_account_id: Id | None = None
+
+    def config(self) -> BotConfig:
+        return BotConfig.model_validate(self.model_dump(exclude={"broker_account_id"}))
+
+
+class BotOut(ModelSchema):
+    id: int
+    broker_account_id: int
+
+    class Meta:
+        model = Bot
+        fields = [
+            "name", "status", "status_reason", "paused_until_reset", "paused_at",
+            "capital", "trading_frequency", "symbols", "indicators", "risk_management", "signal_mode", "timeframe",
+            "start_hour", "start_minute", "end_hour", "end_minute",
+            "last_tick_at", "created_at", "updated_at",
+        ]  # fmt: skip
+
+
+class BrokerAccountIn(Schema):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    name: Annotated[str, Field(min_length=1, max_length=100)]
+    kind: Literal["sim", "alpaca"] = "sim"
+    paper: bool = True
+    api_key: Annotated[str, Field(max_length=200)] = ""
+    secret_key: Annotated[str, Field(max_length=200)] = ""
+    base_url: Annotated[str, Field(max_length=200)] = ""
+    data_url: Annotated[str, Field(max_length=200)] = ""
+    confirm_live: bool = Field(False, description="Required for a live (non-paper) account: it trades real money.")
+
+
+class BrokerAccountOut(ModelSchema):
+    """The secrets are write-only: the API says whether they are set, never what they are."""
+
+    id: int
+    has_credentials: bool
+    created_at: datetime
+
+    class Meta:
+        model = BrokerAccount
+        fields = ["name", "kind", "paper", "base_url", "data_url", "sim_slippage", "sim_commission", "is_default"]

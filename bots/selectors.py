@@ -1,0 +1,132 @@
+"""Reads for bots, broker accounts, the dashboard's summary and a symbol's chart (the API and the HTML
+pages share these)."""
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+
+import numpy as np
+from django.db.models import Count, DecimalField, F, Q, Sum
+from django.utils import timezone
+
+from bots.connections import market_for, recent_bars
+from bots.engine.indicators import REGISTRY, Params
+from bots.engine.risk import to_price
+from bots.engine.signals import Signal, evaluate, signal_at
+from bots.models import Bot, BrokerAccount
+from bots.ticks import session_day_start
+from positions.models import Position
+from trades.models import Trade
+
+ZERO = Decimal(0)
+
+
+def bot_list(*, user):
+    return Bot.objects.for_user(user).order_by("name", "id")
+
+
+def broker_account_list(*, user):
+    accounts = BrokerAccount.objects.order_by("name", "id")
+    return accounts if user.is_superuser else accounts.filter(owner=user)
+
+
+@dataclass(frozen=True)
+class Summary:
+    """The dashboard's numbers. "Today" is the exchange's calendar day (America/New_York), the same
+    day the risk rules' daily limits count."""
+
+    bots_by_status: dict[str, int]
+    bots_total: int
+    open_positions: int
+    open_positions_value: Decimal
+    unrealized_pnl: Decimal
+    realized_pnl_today: Decimal
+    realized_pnl_total: Decimal
+    total_pnl: Decimal
+    trades_today: int
+    win_rate_pct: float | None
+
+
+def summary(*, user, now: datetime | None = None) -> Summary:
+    """Three aggregate queries, whatever the number of bots, positions and trades."""
+    today = session_day_start(now or timezone.now())
+    counts = dict(Bot.objects.for_user(user).order_by().values_list("status").annotate(n=Count("id")))
+    by_status = {status: counts.get(status, 0) for status in Bot.Status.values}
+
+    money = DecimalField(max_digits=24, decimal_places=6)
+    positions = Position.objects.for_user(user).open().aggregate(
+        count=Count("id"),
+        value=Sum(F("current_price") * F("quantity"), output_field=money),
+        unrealized=Sum("unrealized_pnl"),
+    )
+    realized = Q(type=Trade.Type.SELL, profit_loss__isnull=False)
+    trades = Trade.objects.for_user(user).filter(status=Trade.Status.FILLED).aggregate(
+        today=Count("id", filter=Q(filled_at__gte=today)),
+        realized_today=Sum("profit_loss", filter=realized & Q(filled_at__gte=today)),
+        realized_total=Sum("profit_loss", filter=realized),
+        closed=Count("id", filter=realized),
+        wins=Count("id", filter=realized & Q(profit_loss__gt=0)),
+    )
+    unrealized = positions["unrealized"] or ZERO
+    realized_total = trades["realized_total"] or ZERO
+    return Summary(
+        bots_by_status=by_status,
+        bots_total=sum(by_status.values()),
+        open_positions=positions["count"],
+        open_positions_value=positions["value"] or ZERO,
+        unrealized_pnl=unrealized,
+        realized_pnl_today=trades["realized_today"] or ZERO,
+        realized_pnl_total=realized_total,
+        total_pnl=realized_total + unrealized,
+        trades_today=trades["today"],
+        win_rate_pct=100.0 * trades["wins"] / trades["closed"] if trades["closed"] else None,
+    )
+
+
+@dataclass(frozen=True)
+class MarketSnapshot:
+    """A symbol's recent closed bars, its latest price and, optionally, indicators computed by the
+    engine on those bars (one value per bar) with their votes on the latest one."""
+
+    symbol: str
+    timeframe: str
+    price: Decimal
+    bars: list[dict]
+    indicators: dict[str, dict[str, list[float | None]]]
+    signal: Signal | None
+
+
+# Indicators need a look-back before their first value; it is fetched but not shown.
+MAX_WARMUP_BARS = 2000
+
+
+def market_snapshot(
+    *, account: BrokerAccount, symbol: str, timeframe: str, limit: int, indicators: dict[str, Params], now: datetime | None = None
+) -> MarketSnapshot | None:
+    """None when the account's feed has no bars for the symbol."""
+    now = now or timezone.now()
+    market = market_for(account)
+    warmup = min(max((REGISTRY[name].warmup(p) for name, p in indicators.items()), default=0), MAX_WARMUP_BARS)
+    bars = recent_bars(market, symbol, timeframe, now=now, limit=limit + warmup)
+    if bars.empty:
+        return None
+    evaluation = evaluate(bars, indicators, "majority") if indicators else None
+    shown = bars.iloc[-limit:]
+    return MarketSnapshot(
+        symbol=symbol,
+        timeframe=timeframe,
+        price=market.latest_price(symbol, at=now),
+        bars=[
+            {"time": t.to_pydatetime(), **{k: to_price(row[k]) for k in ("open", "high", "low", "close")}, "volume": row["volume"]}
+            for t, row in shown.iterrows()
+        ],
+        indicators={
+            name: {key: _floats(series.iloc[-limit:]) for key, series in outputs.items()}
+            for name, outputs in (evaluation.values.items() if evaluation else ())
+        },
+        signal=signal_at(evaluation, -1) if evaluation else None,
+    )
+
+
+def _floats(series) -> list[float | None]:
+    return [None if np.isnan(v) else round(float(v), 6) for v in series.to_numpy(dtype=float)]

@@ -1,0 +1,103 @@
+"""The JSON API's root: authentication, rate limiting, the error format, and every app's router.
+
+Errors are one of:
+- 401 {"detail": "Unauthorized"}: no valid session or bearer token;
+- 404 {"detail": ...}: no such object, or another user's;
+- 409 {"detail": reason}: a change impossible in the current state;
+- 422 {"detail": [{"field": "indicators.MACD.slow", "message": ...}, ...]}: every failing field;
+- 429 with Retry-After: over TRADEBOT_API_RATE;
+- 502 {"detail": ...}: the broker or market data provider failed (try again later).
+"""
+
+from functools import wraps
+
+from django.db import IntegrityError
+from django.http import JsonResponse
+from ninja import NinjaAPI
+from ninja.errors import HttpError
+from ninja.errors import ValidationError as RequestInvalid
+
+from bots.api import router as bots_router
+from bots.config import config_errors
+from positions.api import router as positions_router
+from tradebot.accounts.auth import API_AUTH, authenticated_user
+from tradebot.accounts.throttle import UserRateThrottle
+from tradebot.brokers.base import BrokerError
+from tradebot.errors import Conflict, Invalid
+from tradebot.market_api import router as market_router
+from trades.api import router as trades_router
+
+
+def _docs_need_auth(view):
+    """The schema and the docs answer only to the API's own callers, like every endpoint."""
+
+    @wraps(view)
+    def guarded(request, *args, **kwargs):
+        if authenticated_user(request) is None:
+            return JsonResponse({"detail": "Unauthorized"}, status=401)
+        return view(request, *args, **kwargs)
+
+    return guarded
+
+
+api = NinjaAPI(
+    title="Tradebot API",
+    version="1",
+    description=__doc__,
+    auth=API_AUTH,
+    throttle=[UserRateThrottle()],
+    docs_decorator=_docs_need_auth,
+    urls_namespace="api",
+)
+for router in (bots_router, trades_router, positions_router, market_router):
+    api.add_router("", router)
+
+
+@api.exception_handler(Conflict)
+def conflict(request, exc: Conflict):
+    return api.create_response(request, {"detail": str(exc)}, status=409)
+
+
+@api.exception_handler(IntegrityError)
+def integrity_error(request, exc: IntegrityError):
+    # A concurrent request won a race the service's checks could not see (two bots created with one name).
+    return api.create_response(request, {"detail": "conflicts with a concurrent change; retry"}, status=409)
+
+
+@api.exception_handler(Invalid)
+def invalid(request, exc: Invalid):
+    return api.create_response(request, {"detail": exc.errors}, status=422)
+
+
+class _Errors:
+    """ninja's errors in the shape config_errors() reads, so the API and the forms word them alike."""
+
+    def __init__(self, errors: list[dict]):
+        self._errors = errors
+
+    def errors(self) -> list[dict]:
+        return self._errors
+
+
+@api.exception_handler(RequestInvalid)
+def request_invalid(request, exc: RequestInvalid):
+    # ninja locates an error as (source, [body parameter name,] *path): the client knows only the path.
+    errors = []
+    for error in exc.errors:
+        source, *path = error["loc"]
+        if source == "body" and path:
+            path = path[1:]
+        errors.append({**error, "loc": tuple(path)})
+    return api.create_response(request, {"detail": config_errors(_Errors(errors))}, status=422)
+
+
+@api.exception_handler(HttpError)
+def http_error(request, exc: HttpError):
+    if exc.status_code == 400:  # ninja's only 400: a body that is not JSON
+        return api.create_response(request, {"detail": [{"field": "body", "message": "is not valid JSON"}]}, status=422)
+    return api.create_response(request, {"detail": str(exc)}, status=exc.status_code)
+
+
+@api.exception_handler(BrokerError)
+def broker_error(request, exc: BrokerError):
+    return api.create_response(request, {"detail": f"the broker or market data provider failed: {exc}"}, status=502)

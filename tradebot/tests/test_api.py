@@ -1,0 +1,194 @@
+"""The API root: authentication, CSRF, rate limiting, the schema and docs, market data and the summary."""
+
+import json
+import re
+from decimal import Decimal
+
+import pytest
+from django.core.cache import cache
+from django.test import Client, override_settings
+from django.utils import timezone
+
+from bots.models import Bot
+from tests.factories import DESIGN_CONFIG, BotFactory, PositionFactory, TradeFactory, UserFactory
+from tradebot.accounts.services import api_token_create, api_token_revoke
+from tradebot.accounts.testing import api_client
+from tradebot.api import api
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def fresh_rate_counters():
+    cache.clear()
+
+
+def every_operation():
+    paths = api.get_openapi_schema(path_prefix="/api/")["paths"]
+    for path, methods in paths.items():
+        url = re.sub(r"\{id\}", "1", path).replace("{symbol}", "AAPL")
+        for method in methods:
+            yield method, url
+
+
+@pytest.mark.parametrize("method,url", list(every_operation()))
+def test_every_endpoint_is_401_without_credentials(method, url):
+    response = getattr(Client(), method)(url)
+    assert response.status_code == 401
+    assert response.json() == {"detail": "Unauthorized"}
+
+
+def test_the_schema_and_docs_need_credentials_too():
+    assert Client().get("/api/openapi.json").status_code == 401
+    assert Client().get("/api/docs").status_code == 401
+    client = Client()
+    client.force_login(UserFactory())
+    schema = client.get("/api/openapi.json").json()
+    assert "/api/bots/{id}/start" in schema["paths"] and "/api/trades/export" in schema["paths"]
+    assert client.get("/api/docs").status_code == 200
+
+
+def test_health_needs_no_credentials():
+    assert Client().get("/health").status_code in (200, 503)
+
+
+def bearer(secret: str) -> dict:
+    return {"HTTP_AUTHORIZATION": f"Bearer {secret}"}
+
+
+def test_a_bearer_token_authenticates_and_is_marked_used():
+    user = UserFactory()
+    token, secret = api_token_create(user=user, name="script")
+    assert Client().get("/api/bots", **bearer(secret)).status_code == 200
+    token.refresh_from_db()
+    assert token.last_used_at is not None
+
+
+@pytest.mark.parametrize("header", ["Bearer tb_wrong", "Bearer ", "Basic dXNlcjpwYXNz", "tb_nobearer", "Bearer " + "x" * 5000])
+def test_bad_authorization_headers_are_401(header):
+    assert Client().get("/api/bots", HTTP_AUTHORIZATION=header).status_code == 401
+
+
+def test_a_revoked_token_or_an_inactive_user_is_401():
+    user = UserFactory()
+    token, secret = api_token_create(user=user, name="old")
+    api_token_revoke(token=token)
+    assert Client().get("/api/bots", **bearer(secret)).status_code == 401
+    _, fresh = api_token_create(user=user, name="new")
+    user.is_active = False
+    user.save()
+    assert Client().get("/api/bots", **bearer(fresh)).status_code == 401
+
+
+def test_token_requests_need_no_csrf_token():
+    _, secret = api_token_create(user=UserFactory(), name="script")
+    client = Client(enforce_csrf_checks=True)
+    response = client.post("/api/bots", DESIGN_CONFIG, content_type="application/json", **bearer(secret))
+    assert response.status_code == 201
+
+
+def test_a_session_reads_freely_but_writes_only_with_the_csrf_token():
+    user = UserFactory()
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(user)
+    assert client.get("/api/bots").status_code == 200
+    response = client.post("/api/bots", DESIGN_CONFIG, content_type="application/json")
+    assert response.status_code == 403 and "CSRF" in response.json()["detail"]
+    assert not Bot.objects.exists()
+    client.cookies["csrftoken"] = "a" * 32
+    response = client.post("/api/bots", DESIGN_CONFIG, content_type="application/json", HTTP_X_CSRFTOKEN="a" * 32)
+    assert response.status_code == 201
+
+
+def test_an_anonymous_post_is_401_not_a_csrf_error():
+    response = Client(enforce_csrf_checks=True).post("/api/bots", DESIGN_CONFIG, content_type="application/json")
+    assert response.status_code == 401
+
+
+@override_settings(TRADEBOT_API_RATE="3/minute")
+def test_over_the_rate_is_429_with_retry_after():
+    client, neighbour = api_client(UserFactory()), api_client(UserFactory())
+    assert [client.get("/bots").status_code for _ in range(3)] == [200, 200, 200]
+    response = client.get("/bots")
+    assert response.status_code == 429
+    assert 1 <= int(response["Retry-After"]) <= 60
+    assert neighbour.get("/bots").status_code == 200  # counted per user
+
+
+def test_unknown_ids_and_paths():
+    client = api_client(UserFactory())
+    for path in ("/bots/7", "/trades/7", "/positions/7", "/market-status?broker_account_id=7"):
+        assert client.get(path).status_code == 404, path
+
+
+# Market
+
+
+def test_market_status_reports_the_clock():
+    client = api_client(UserFactory())
+    body = client.get("/market-status").json()
+    assert set(body) == {"is_open", "next_open", "next_close", "source", "timestamp"}
+    assert body["source"] in ("nyse", "always_open") and body["timestamp"].endswith("Z")
+
+
+def test_market_data_bars_and_indicators():
+    client = api_client(UserFactory())
+    response = client.get("/market-data/aapl?limit=30&indicators=RSI,MACD")
+    assert response.status_code == 200
+    body = response.json()
+    assert body["symbol"] == "AAPL" and body["timeframe"] == "1Min" and Decimal(body["price"]) > 0
+    assert len(body["bars"]) == 30 and body["bars"][0]["time"] < body["bars"][-1]["time"]
+    assert set(body["indicators"]) == {"RSI", "MACD"}
+    for outputs in body["indicators"].values():
+        assert all(len(values) == 30 for values in outputs.values())
+        assert all(v is not None for values in outputs.values() for v in values)  # the look-back was fetched
+    assert set(body["signal"]["votes"]) == {"RSI", "MACD"}
+
+
+def test_market_data_takes_the_configurations_indicator_form():
+    client = api_client(UserFactory())
+    indicators = json.dumps({"SMA": {"fast": 5, "slow": 20}, "VOLUME_SMA": {"period": 10}})
+    body = client.get("/market-data/MSFT", query_params={"limit": 10, "timeframe": "5Min", "indicators": indicators}).json()
+    assert set(body["indicators"]) == {"SMA", "VOLUME_SMA"} and len(body["bars"]) == 10
+    assert client.get("/market-data/MSFT").json()["indicators"] == {}
+
+
+@pytest.mark.parametrize(
+    "url,field",
+    [
+        ("/market-data/1BAD", "symbol"),
+        ("/market-data/AAPL?timeframe=2Min", "timeframe"),
+        ("/market-data/AAPL?limit=0", "limit"),
+        ("/market-data/AAPL?indicators=FOO", "indicators"),
+        ('/market-data/AAPL?indicators={"SMA": {}}', "indicators"),
+        ('/market-data/AAPL?indicators={"RSI": {"period": -1}}', "indicators"),
+        ("/market-data/AAPL?indicators={broken", "indicators"),
+        ("/market-data/AAPL?indicators=[1]", "indicators"),
+    ],
+)
+def test_market_data_rejects_bad_input(url, field):
+    response = api_client(UserFactory()).get(url)
+    assert response.status_code == 422
+    assert [e["field"] for e in response.json()["detail"]] == [field]
+
+
+# Summary
+
+
+def test_summary_counts_the_callers_numbers():
+    user = UserFactory()
+    bot = BotFactory(owner=user, status=Bot.Status.RUNNING)
+    BotFactory(owner=user)
+    PositionFactory(bot=bot, quantity=10, entry_price=Decimal("100"), current_price=Decimal("110"), unrealized_pnl=Decimal("100"))
+    now = timezone.now()
+    TradeFactory(bot=bot, type="sell", profit_loss=Decimal("40"), filled_at=now)
+    TradeFactory(bot=bot, type="sell", profit_loss=Decimal("-10"), filled_at=now - timezone.timedelta(days=3))
+    TradeFactory(bot=bot, type="buy", filled_at=now)
+    PositionFactory()  # someone else's
+    body = api_client(user).get("/summary").json()
+    assert body["bots_by_status"] == {"stopped": 1, "running": 1, "paused": 0, "error": 0} and body["bots_total"] == 2
+    assert body["open_positions"] == 1 and Decimal(body["open_positions_value"]) == 1100
+    assert Decimal(body["unrealized_pnl"]) == 100
+    assert Decimal(body["realized_pnl_today"]) == 40 and Decimal(body["realized_pnl_total"]) == 30
+    assert Decimal(body["total_pnl"]) == 130
+    assert body["trades_today"] == 2 and body["win_rate_pct"] == 50.0

@@ -1,0 +1,52 @@
+"""/api/trades: the filtered list, one trade, statistics and the CSV export."""
+
+from asgiref.sync import sync_to_async
+from django.http import StreamingHttpResponse
+from django.shortcuts import get_object_or_404
+from django.utils import timezone
+from ninja import Query, Router
+from ninja.pagination import paginate
+
+from bots.schemas import Id
+from trades import selectors
+from trades.models import Trade
+from trades.schemas import Pagination, TradeFilters, TradeOut, TradeQuery, TradeStatsOut
+
+router = Router(tags=["trades"])
+
+
+@router.get("/trades", response=list[TradeOut])
+@paginate(Pagination)
+def trade_list(request, filters: Query[TradeQuery]):
+    return selectors.trade_list(user=request.auth, **filters.dict())
+
+
+# Declared before /trades/{id} so "stats" and "export" are never taken for an id.
+@router.get("/trades/stats", response=TradeStatsOut)
+def trade_stats(request, filters: Query[TradeFilters]):
+    return selectors.trade_stats(selectors.trade_list(user=request.auth, **filters.dict()))
+
+
+CSV_RESPONSE = {"responses": {200: {"description": "CSV, one row per trade", "content": {"text/csv": {"schema": {"type": "string"}}}}}}
+
+
+@router.get("/trades/export", openapi_extra=CSV_RESPONSE)
+def trade_export(request, filters: Query[TradeQuery]):
+    chunks = selectors.trade_csv(selectors.trade_list(user=request.auth, **filters.dict()))
+    response = StreamingHttpResponse(_async_chunks(chunks), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="trades-{timezone.now():%Y%m%d-%H%M%S}.csv"'
+    return response
+
+
+async def _async_chunks(chunks):
+    """Under ASGI (daphne) Django reads a *synchronous* streaming body into one list before sending it;
+    an asynchronous one streams. Each chunk is read in the request's sync thread (thread_sensitive),
+    where the database cursor lives."""
+    next_chunk = sync_to_async(next, thread_sensitive=True)
+    while (chunk := await next_chunk(chunks, None)) is not None:
+        yield chunk
+
+
+@router.get("/trades/{id}", response=TradeOut)
+def trade_detail(request, id: Id):
+    return get_object_or_404(Trade.objects.for_user(request.auth), pk=id)
