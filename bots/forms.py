@@ -58,10 +58,12 @@ class BotForm(forms.ModelForm):
             "indicators", "risk_management", "start_hour", "start_minute", "end_hour", "end_minute",
         ]
 
+    default_owner = None  # the owner of a new bot when none is passed (the admin sets it per request)
+
     def __init__(self, *args, owner=None, **kwargs):
         super().__init__(*args, **kwargs)
         # A bot keeps its owner: a superuser editing someone's bot picks among that person's accounts.
-        self.owner = self.instance.owner if self.instance.pk else owner
+        self.owner = self.instance.owner if self.instance.pk else owner or self.default_owner
         self.fields["broker_account"].queryset = BrokerAccount.objects.filter(owner=self.owner)
         self.config: BotConfig | None = None
 
@@ -120,6 +122,8 @@ class BrokerAccountForm(forms.ModelForm):
         # account to live is the same decision.
         if cleaned.get("paper") is False and not cleaned.get("confirm_live"):
             self.add_error("confirm_live", "a live account trades real money: confirm it explicitly")
+        if bool(cleaned.get("api_key")) != bool(cleaned.get("secret_key")):
+            self.add_error("secret_key", "enter both the API key and the secret key, or neither to keep the saved ones")
         return cleaned
 
     def add_service_errors(self, errors: list[dict]) -> None:

@@ -1,5 +1,10 @@
+from datetime import UTC, datetime
+
 import pytest
 from django.urls import reverse
+from django.utils import timezone
+
+from bots.connections import clear_caches
 
 from bots.models import Bot
 from tests.factories import DESIGN_CONFIG, BotFactory, BrokerAccountFactory, PositionFactory, TradeFactory, UserFactory
@@ -64,8 +69,6 @@ def test_dashboard_shows_the_users_bots_positions_and_trades(signed_in, user):
 
 
 def test_times_are_shown_in_new_york_time(signed_in, user):
-    from datetime import UTC, datetime
-
     TradeFactory(bot=BotFactory(owner=user), timestamp=datetime(2024, 7, 1, 14, 30, tzinfo=UTC))
     html = signed_in.get(reverse("trades:list")).content.decode()
     assert "Jul 1, 10:30:00" in html
@@ -238,3 +241,45 @@ def test_trades_page_paginates(signed_in, user):
     TradeFactory.create_batch(51, bot=bot)
     response = signed_in.get(reverse("trades:list"), {"page": 2})
     assert len(response.context["page"].object_list) == 1
+
+
+def test_closing_a_position_sells_it_and_returns_the_updated_row(signed_in, user):
+    clear_caches()
+    position = PositionFactory(bot=BotFactory(owner=user), symbol="AAPL")
+
+    response = signed_in.post(reverse("positions:close", args=[position.pk]), **HTMX)
+
+    html = response.content.decode()
+    position.refresh_from_db()
+    assert not position.is_open
+    assert position.trades.get(type="sell").status == "filled"
+    assert html.lstrip().startswith(f'<tr id="position-{position.pk}" class="position closed"')
+    assert "Sold 10 AAPL" in html and "<html" not in html
+
+
+def test_closing_a_closed_position_is_refused_with_a_message(signed_in, user):
+    position = PositionFactory(bot=BotFactory(owner=user), is_open=False, closed_at=timezone.now())
+
+    response = signed_in.post(reverse("positions:close", args=[position.pk]), **HTMX)
+
+    assert "already closed" in response.content.decode()
+    assert not position.trades.exists()
+
+
+def test_another_users_position_cannot_be_closed(signed_in):
+    position = PositionFactory()
+    assert signed_in.post(reverse("positions:close", args=[position.pk]), **HTMX).status_code == 404
+    position.refresh_from_db()
+    assert position.is_open
+
+
+def test_positions_page_lists_open_or_closed_positions(signed_in, user):
+    bot = BotFactory(owner=user)
+    PositionFactory(bot=bot, symbol="OPEN")
+    PositionFactory(bot=bot, symbol="SHUT", is_open=False, closed_at=timezone.now(), exit_price="101")
+
+    open_html = signed_in.get(reverse("positions:list")).content.decode()
+    closed_html = signed_in.get(reverse("positions:list"), {"state": "closed"}).content.decode()
+
+    assert "OPEN" in open_html and "SHUT" not in open_html
+    assert "SHUT" in closed_html and ">OPEN<" not in closed_html

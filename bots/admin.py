@@ -1,0 +1,209 @@
+"""Admin for bots and broker accounts. Every change goes through bots.services; each person sees
+and changes only their own rows (superusers see everyone's)."""
+
+from zoneinfo import ZoneInfo
+
+from django.conf import settings
+from django.contrib import admin, messages
+from django.http import HttpResponseRedirect
+from django.urls import reverse
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import mark_safe
+
+from bots import services
+from bots.forms import BotForm, BrokerAccountForm
+from bots.models import Bot, BrokerAccount
+from bots.views import bots_with_stats
+from tradebot.errors import Conflict, Invalid
+
+RECENT_TICKS = 20
+EXCHANGE_TZ = ZoneInfo(settings.EXCHANGE_TIME_ZONE)
+
+
+class OwnedAdmin(admin.ModelAdmin):
+    """Rows are filtered by owner, and so are the choices of every foreign key to an owned model.
+
+    A service may still refuse a change the form accepted (a concurrent edit, an open position):
+    the admin then shows its message and saves nothing (the admin's views run in a transaction).
+    """
+
+    def get_queryset(self, request):
+        rows = super().get_queryset(request)
+        return rows if request.user.is_superuser else rows.filter(owner=request.user)
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        related = db_field.related_model
+        if not request.user.is_superuser and any(field.name == "owner" for field in related._meta.fields):
+            kwargs["queryset"] = related._default_manager.filter(owner=request.user)
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        try:
+            return super().changeform_view(request, object_id, form_url, extra_context)
+        except (Conflict, Invalid) as exc:
+            self.message_user(request, str(exc), messages.ERROR)
+            return HttpResponseRedirect(request.get_full_path())
+
+    def delete_view(self, request, object_id, extra_context=None):
+        try:
+            return super().delete_view(request, object_id, extra_context)
+        except Conflict as exc:
+            self.message_user(request, f"Not deleted: {exc}", messages.ERROR)
+            return HttpResponseRedirect(reverse(f"admin:{self.opts.app_label}_{self.opts.model_name}_change", args=[object_id]))
+
+    def get_actions(self, request):
+        # Bulk deletion would bypass the services' refusals (open positions, bots on an account).
+        actions = super().get_actions(request)
+        actions.pop("delete_selected", None)
+        return actions
+
+
+def _became_saved(obj, saved) -> None:
+    """The admin logs and redirects with the instance it built: make it the row the service saved."""
+    obj.pk = saved.pk
+    obj.refresh_from_db()
+
+
+def _run_on_each(modeladmin, request, bots, service, done: str) -> None:
+    changed = 0
+    for bot in bots:
+        try:
+            service(bot=bot)
+            changed += 1
+        except Conflict as exc:
+            modeladmin.message_user(request, f"{bot.name}: {exc}", messages.ERROR)
+    if changed:
+        modeladmin.message_user(request, f"{changed} bot(s) {done}.", messages.SUCCESS)
+
+
+@admin.action(description="Start selected bots")
+def start_bots(modeladmin, request, queryset):
+    _run_on_each(modeladmin, request, queryset, services.bot_start, "started")
+
+
+@admin.action(description="Pause selected bots (exits still managed, no new entries)")
+def pause_bots(modeladmin, request, queryset):
+    _run_on_each(modeladmin, request, queryset, services.bot_pause, "paused")
+
+
+@admin.action(description="Stop selected bots")
+def stop_bots(modeladmin, request, queryset):
+    _run_on_each(modeladmin, request, queryset, services.bot_stop, "stopped")
+
+
+@admin.register(Bot)
+class BotAdmin(OwnedAdmin):
+    form = BotForm
+    list_display = [
+        "name", "status_badge", "capital", "open_positions", "pnl_today", "broker_account", "timeframe", "last_tick_at",
+    ]
+    list_filter = ["status", "timeframe", ("broker_account", admin.RelatedOnlyFieldListFilter)]
+    list_select_related = ["broker_account"]
+    search_fields = ["name", "symbols"]
+    actions = [start_bots, pause_bots, stop_bots]
+    readonly_fields = ["owner", "status", "status_reason", "last_tick_at", "recent_ticks"]
+    fieldsets = [
+        (None, {"fields": ["name", "owner", "capital", "broker_account"]}),
+        ("Status", {"fields": ["status", "status_reason", "last_tick_at"]}),
+        ("Trading", {"fields": ["symbols", "timeframe", "trading_frequency", "signal_mode",
+                                ("start_hour", "start_minute"), ("end_hour", "end_minute")]}),
+        ("Strategy", {"fields": ["indicators", "risk_management"]}),
+        ("Recent ticks (newest first)", {"fields": ["recent_ticks"]}),
+    ]
+
+    def get_queryset(self, request):
+        return bots_with_stats(super().get_queryset(request))
+
+    def get_form(self, request, obj=None, **kwargs):
+        form = super().get_form(request, obj, **kwargs)
+        # The admin instantiates the form itself: a new bot belongs to whoever creates it.
+        return type(form.__name__, (form,), {"default_owner": request.user})
+
+    def save_model(self, request, obj, form, change):
+        account = form.cleaned_data["broker_account"]
+        if change:
+            services.bot_update(bot=obj, config=form.config, broker_account=account)
+        else:
+            _became_saved(obj, services.bot_create(owner=request.user, config=form.config, broker_account=account))
+
+    def delete_model(self, request, obj):
+        services.bot_delete(bot=obj)
+
+    @admin.display(description="status", ordering="status")
+    def status_badge(self, bot: Bot) -> str:
+        return format_html('<span class="bot-status bot-status-{}" title="{}">{}</span>', bot.status, bot.status_reason, bot.status)
+
+    @admin.display(description="open positions", ordering="open_positions")
+    def open_positions(self, bot: Bot) -> int:
+        return bot.open_positions
+
+    @admin.display(description="P&L today", ordering="pnl_today")
+    def pnl_today(self, bot: Bot) -> str:
+        return f"{bot.pnl_today:,.2f}"
+
+    @admin.display(description="recent ticks")
+    def recent_ticks(self, bot: Bot) -> str:
+        if not bot.pk:
+            return "-"
+        rows = format_html_join(
+            "",
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            (
+                (f"{log.started_at.astimezone(EXCHANGE_TZ):%Y-%m-%d %H:%M:%S %Z}", log.outcome, log.message, _decisions_text(log.decisions))
+                for log in bot.tick_logs.all()[:RECENT_TICKS]
+            ),
+        )
+        return format_html(
+            "<table><thead><tr><th>started</th><th>outcome</th><th>message</th><th>decisions</th></tr></thead>"
+            "<tbody>{}</tbody></table>",
+            rows or mark_safe('<tr><td colspan="4">no ticks yet</td></tr>'),
+        )
+
+
+def _decisions_text(decisions: list[dict]) -> str:
+    return "; ".join(f"{d.get('symbol')}: {d.get('action')} {d.get('quantity') or ''} ({d.get('reason')})" for d in decisions)
+
+
+@admin.register(BrokerAccount)
+class BrokerAccountAdmin(OwnedAdmin):
+    form = BrokerAccountForm
+    list_display = ["name", "kind", "mode", "credentials", "is_default", "created_at"]
+    list_filter = ["kind", "paper"]
+    search_fields = ["name"]
+    readonly_fields = ["credentials", "is_default"]
+
+    def get_fields(self, request, obj=None):
+        fields = ["name", "kind", "paper", "confirm_live", "api_key", "secret_key", "credentials", "base_url", "data_url"]
+        # Simulated costs are set after creation: the creating service takes the trading settings only.
+        return fields + ["sim_slippage", "sim_commission", "is_default"] if obj else fields
+
+    def save_model(self, request, obj, form, change):
+        data = form.cleaned_data
+        if change:
+            if data["api_key"] or data["secret_key"]:
+                obj.set_credentials(data["api_key"], data["secret_key"])
+            obj.save()
+            return
+        saved = services.broker_account_create(
+            owner=request.user,
+            name=data["name"],
+            kind=data["kind"],
+            paper=data["paper"],
+            api_key=data["api_key"],
+            secret_key=data["secret_key"],
+            base_url=data["base_url"],
+            data_url=data["data_url"],
+            confirm_live=data["confirm_live"],
+        )
+        _became_saved(obj, saved)
+
+    def delete_model(self, request, obj):
+        services.broker_account_delete(account=obj)
+
+    @admin.display(description="mode", ordering="paper")
+    def mode(self, account: BrokerAccount) -> str:
+        return "paper" if account.paper else format_html("<strong>LIVE (real money)</strong>")
+
+    @admin.display(description="API keys")
+    def credentials(self, account: BrokerAccount) -> str:
+        return "saved" if account.has_credentials else "not set"

@@ -1,0 +1,279 @@
+import pytest
+from django.contrib.auth.models import Permission
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+
+from bots.models import Bot, BrokerAccount
+from tests.factories import BotFactory, BrokerAccountFactory, PositionFactory, TradeFactory, UserFactory
+
+pytestmark = pytest.mark.django_db
+
+BOTS_CHANGELIST = reverse("admin:bots_bot_changelist")
+BOTS_ADD = reverse("admin:bots_bot_add")
+ACCOUNTS_ADD = reverse("admin:bots_brokeraccount_add")
+
+
+def staff_user(**kwargs):
+    """A staff member (not a superuser) with every permission on bots and broker accounts."""
+    user = UserFactory(is_staff=True, **kwargs)
+    user.user_permissions.set(Permission.objects.filter(content_type__app_label="bots"))
+    return user
+
+
+@pytest.fixture
+def staff(client):
+    user = staff_user()
+    client.force_login(user)
+    return user
+
+
+def bot_form_data(account, **changes) -> dict:
+    data = {
+        "name": "Admin bot",
+        "capital": "5000",
+        "broker_account": account.pk,
+        "symbols": "aapl, MSFT",
+        "timeframe": "1Min",
+        "trading_frequency": "60",
+        "signal_mode": "majority",
+        "indicators": '{"RSI": {"period": 14, "oversold": 30, "overbought": 70}}',
+        "risk_management": '{"stop_loss": 0.02}',
+        "start_hour": "9",
+        "start_minute": "30",
+        "end_hour": "16",
+        "end_minute": "0",
+        "_save": "Save",
+    }
+    data.update(changes)
+    return data
+
+
+def with_activity(bot):
+    PositionFactory(bot=bot, symbol="AAPL", unrealized_pnl="12.50")
+    TradeFactory(bot=bot, symbol="MSFT")
+
+
+def test_bot_changelist_query_count_does_not_grow_with_the_number_of_bots(client, staff):
+    with_activity(BotFactory(owner=staff))
+    with CaptureQueriesContext(connection) as one_bot:
+        assert client.get(BOTS_CHANGELIST).status_code == 200
+
+    for _ in range(19):
+        with_activity(BotFactory(owner=staff))
+    with CaptureQueriesContext(connection) as twenty_bots:
+        response = client.get(BOTS_CHANGELIST)
+
+    assert response.context["cl"].result_count == 20
+    assert len(twenty_bots) == len(one_bot)
+
+
+def test_bot_changelist_stays_within_a_fixed_query_budget(client, staff, django_assert_max_num_queries):
+    for _ in range(20):
+        with_activity(BotFactory(owner=staff))
+    with django_assert_max_num_queries(12):
+        client.get(BOTS_CHANGELIST)
+
+
+def test_bot_changelist_shows_open_positions_and_pnl_today(client, staff):
+    bot = BotFactory(owner=staff, name="Visible")
+    PositionFactory(bot=bot, unrealized_pnl="12.50")
+
+    html = client.get(BOTS_CHANGELIST).content.decode()
+
+    assert "Visible" in html
+    assert '<td class="field-open_positions">1</td>' in html
+    assert '<td class="field-pnl_today">12.50</td>' in html
+
+
+def test_invalid_indicators_show_the_schema_error_on_the_field_and_save_nothing(client, staff):
+    account = BrokerAccountFactory(owner=staff)
+    data = bot_form_data(account, indicators='{"MACD": {"fast": 12, "slow": 10, "signal": 9}}')
+
+    response = client.post(BOTS_ADD, data)
+
+    form = response.context["adminform"].form
+    assert response.status_code == 200
+    assert form.errors["indicators"] == ["indicators.MACD.slow: must be greater than fast (12)"]
+    assert form.errors.keys() == {"indicators"}
+    html = response.content.decode()
+    indicators_row = html[html.index("field-indicators") :]
+    indicators_row = indicators_row[: indicators_row.index("field-risk_management")]
+    assert "indicators.MACD.slow: must be greater than fast (12)" in indicators_row
+    assert not Bot.objects.exists()
+
+
+def test_adding_a_bot_goes_through_the_service_and_belongs_to_the_user(client, staff):
+    account = BrokerAccountFactory(owner=staff)
+
+    response = client.post(BOTS_ADD, bot_form_data(account))
+
+    bot = Bot.objects.get()
+    assert response.status_code == 302
+    assert bot.owner == staff and bot.broker_account == account
+    assert bot.symbols == ["AAPL", "MSFT"]
+    assert bot.risk_management["max_position_size"] == "0.1"  # the schema's default filled in
+
+
+def test_changing_a_bot_keeps_it_valid_through_the_schema(client, staff):
+    bot = BotFactory(owner=staff)
+    url = reverse("admin:bots_bot_change", args=[bot.pk])
+
+    response = client.post(url, bot_form_data(bot.broker_account, name=bot.name, risk_management='{"stop_loss": 2}'))
+
+    assert "stop_loss" in response.context["adminform"].form.errors["risk_management"][0]
+    response = client.post(url, bot_form_data(bot.broker_account, name="Renamed", symbols="TSLA"))
+    bot.refresh_from_db()
+    assert response.status_code == 302
+    assert (bot.name, bot.symbols) == ("Renamed", ["TSLA"])
+
+
+def test_the_change_form_shows_json_fields_indented(client, staff):
+    bot = BotFactory(owner=staff)
+    html = client.get(reverse("admin:bots_bot_change", args=[bot.pk])).content.decode()
+    assert "&quot;RSI&quot;: {\n    &quot;period&quot;: 14" in html
+
+
+@pytest.mark.parametrize(
+    ("action", "before", "after"),
+    [("start_bots", "stopped", "running"), ("pause_bots", "running", "paused"), ("stop_bots", "running", "stopped")],
+)
+def test_actions_change_the_status_of_the_selected_bots(client, staff, action, before, after):
+    bots = BotFactory.create_batch(2, owner=staff, status=before)
+
+    response = client.post(BOTS_CHANGELIST, {"action": action, "_selected_action": [b.pk for b in bots]}, follow=True)
+
+    assert response.status_code == 200
+    assert [Bot.objects.get(pk=b.pk).status for b in bots] == [after, after]
+
+
+def test_an_action_the_service_refuses_is_reported_as_an_error(client, staff):
+    bot = BotFactory(owner=staff, status="stopped")
+
+    response = client.post(BOTS_CHANGELIST, {"action": "pause_bots", "_selected_action": [bot.pk]}, follow=True)
+
+    assert any("cannot be paused" in str(m) and m.level_tag == "error" for m in response.context["messages"])
+    bot.refresh_from_db()
+    assert bot.status == "stopped"
+
+
+def test_a_user_does_not_see_or_open_another_users_bot(client, staff):
+    theirs = BotFactory(name="Not yours")
+
+    assert "Not yours" not in client.get(BOTS_CHANGELIST).content.decode()
+    response = client.get(reverse("admin:bots_bot_change", args=[theirs.pk]))
+    assert response.status_code == 302 and response["Location"] == reverse("admin:index")
+    client.post(BOTS_CHANGELIST, {"action": "start_bots", "_selected_action": [theirs.pk]})
+    theirs.refresh_from_db()
+    assert theirs.status == "stopped"
+
+
+def test_bot_form_offers_only_the_users_own_broker_accounts(client, staff):
+    BrokerAccountFactory(owner=staff, name="My paper")
+    BrokerAccountFactory(name="Their paper")
+
+    html = client.get(BOTS_ADD).content.decode()
+
+    assert "My paper" in html and "Their paper" not in html
+
+
+def test_a_superuser_sees_every_bot(client):
+    client.force_login(UserFactory(is_staff=True, is_superuser=True))
+    BotFactory(name="Anyone's")
+    assert "Anyone&#x27;s" in client.get(BOTS_CHANGELIST).content.decode()
+
+
+def test_deleting_a_bot_with_open_positions_is_refused_with_a_message(client, staff):
+    bot = BotFactory(owner=staff)
+    PositionFactory(bot=bot)
+
+    response = client.post(reverse("admin:bots_bot_delete", args=[bot.pk]), {"post": "yes"}, follow=True)
+
+    assert Bot.objects.filter(pk=bot.pk).exists()
+    assert any("open positions" in str(m) for m in response.context["messages"])
+
+
+def test_deleting_a_bot_without_positions_goes_through(client, staff):
+    bot = BotFactory(owner=staff)
+    client.post(reverse("admin:bots_bot_delete", args=[bot.pk]), {"post": "yes"})
+    assert not Bot.objects.filter(pk=bot.pk).exists()
+
+
+def test_the_bot_page_lists_recent_ticks_newest_first(client, staff):
+    bot = BotFactory(owner=staff)
+    bot.tick_logs.create(started_at="2024-07-01T14:00:00Z", outcome="idle", message="older tick")
+    bot.tick_logs.create(
+        started_at="2024-07-01T14:01:00Z", outcome="traded", decisions=[{"symbol": "AAPL", "action": "buy", "quantity": 3, "reason": "RSI 25 below 30"}]
+    )
+
+    html = client.get(reverse("admin:bots_bot_change", args=[bot.pk])).content.decode()
+
+    assert "RSI 25 below 30" in html
+    assert html.index("RSI 25 below 30") < html.index("older tick")
+
+
+def test_broker_secrets_never_appear_in_the_change_form(client, staff):
+    account = BrokerAccountFactory(owner=staff, kind="alpaca")
+    account.set_credentials("AKIDPLAINTEXT123", "SECRETPLAINTEXT456")
+    account.save()
+
+    html = client.get(reverse("admin:bots_brokeraccount_change", args=[account.pk])).content.decode()
+
+    assert "AKIDPLAINTEXT123" not in html and "SECRETPLAINTEXT456" not in html
+    assert account.api_key_encrypted not in html and account.secret_key_encrypted not in html
+    assert 'type="password"' in html
+    assert "saved" in html
+
+
+def test_blank_secrets_on_edit_keep_the_stored_ones(client, staff):
+    account = BrokerAccountFactory(owner=staff, kind="alpaca", name="Alpaca paper")
+    account.set_credentials("AKID", "SECRET")
+    account.save()
+    url = reverse("admin:bots_brokeraccount_change", args=[account.pk])
+    data = {"name": "Renamed", "kind": "alpaca", "paper": "on", "api_key": "", "secret_key": "",
+            "base_url": "", "data_url": "", "sim_slippage": "0", "sim_commission": "0", "_save": "Save"}
+
+    response = client.post(url, data)
+
+    account.refresh_from_db()
+    assert response.status_code == 302
+    assert account.name == "Renamed"
+    assert account.credentials() == ("AKID", "SECRET")
+
+
+def alpaca_account_data(**changes) -> dict:
+    data = {"name": "Alpaca live", "kind": "alpaca", "api_key": "AKID", "secret_key": "SECRET",
+            "base_url": "", "data_url": "", "_save": "Save"}
+    data.update(changes)
+    return data
+
+
+def test_a_live_account_without_the_real_money_confirmation_is_refused(client, staff):
+    response = client.post(ACCOUNTS_ADD, alpaca_account_data())  # "paper" unchecked: live
+
+    assert response.status_code == 200
+    assert "real money" in response.context["adminform"].form.errors["confirm_live"][0]
+    assert not BrokerAccount.objects.filter(name="Alpaca live").exists()
+
+
+def test_a_confirmed_live_account_is_created_for_the_user(client, staff):
+    response = client.post(ACCOUNTS_ADD, alpaca_account_data(confirm_live="on"))
+
+    account = BrokerAccount.objects.get(name="Alpaca live")
+    assert response.status_code == 302
+    assert account.owner == staff and not account.paper
+    assert account.credentials() == ("AKID", "SECRET")
+
+
+def test_switching_an_account_to_live_needs_the_confirmation_too(client, staff):
+    account = BrokerAccountFactory(owner=staff, kind="alpaca")
+    account.set_credentials("AKID", "SECRET")
+    account.save()
+    data = {"name": account.name, "kind": "alpaca", "api_key": "", "secret_key": "", "base_url": "", "data_url": "",
+            "sim_slippage": "0", "sim_commission": "0", "_save": "Save"}
+
+    response = client.post(reverse("admin:bots_brokeraccount_change", args=[account.pk]), data)
+
+    account.refresh_from_db()
+    assert "confirm_live" in response.context["adminform"].form.errors
+    assert account.paper
