@@ -5,7 +5,6 @@ from django.urls import reverse
 from django.utils import timezone
 
 from bots.connections import clear_caches
-
 from bots.models import Bot
 from tests.factories import DESIGN_CONFIG, BotFactory, BrokerAccountFactory, PositionFactory, TradeFactory, UserFactory
 

@@ -1,0 +1,80 @@
+"""/ws/dashboard/: live updates for the dashboard pages, as HTML fragments that htmx swaps out of band.
+
+The consumer joins the signed-in user's group and the broadcast group and forwards each event
+rendered with the same partials the pages use. Fragments are rendered from the event's payload
+alone, never from the database: an event costs no query, however many browsers are open.
+"""
+
+from decimal import Decimal, InvalidOperation
+
+from channels.generic.websocket import AsyncWebsocketConsumer
+from django.template.loader import render_to_string
+from django.utils.dateparse import parse_datetime
+
+from tradebot.events import BROADCAST_GROUP, user_group
+
+DATETIME_KEYS = ("timestamp", "opened_at", "closed_at", "next_open", "next_close")
+MONEY_KEYS = (
+    "price", "entry_price", "current_price", "exit_price", "unrealized_pnl", "realized_pnl", "profit_loss",
+    "stop_loss_price", "take_profit_price",
+)
+
+
+class DashboardConsumer(AsyncWebsocketConsumer):
+    async def connect(self):
+        user = self.scope.get("user")
+        if user is None or not user.is_authenticated:
+            await self.close()
+            return
+        # Channels leaves every group in self.groups on disconnect.
+        self.groups = [user_group(user.pk), BROADCAST_GROUP]
+        for group in self.groups:
+            await self.channel_layer.group_add(group, self.channel_name)
+        await self.accept()
+
+    async def receive(self, text_data=None, bytes_data=None):
+        """One-way: htmx's ws extension may send form data, which the dashboard does not use."""
+
+    async def event_message(self, message):
+        html = render_event(message["event"], message["data"])
+        if html:
+            await self.send(text_data=html)
+
+
+def render_event(event: str, data: dict) -> str:
+    """The out-of-band fragments for one event ('' for an event the pages do not show)."""
+    data = _typed(data)
+    if event == "trade_executed":
+        row = render_to_string("trades/trade_list.html#trade_row", {"trade": data})
+        # The new row goes on top of the trades tables shown: everyone's, or this bot's on its page.
+        return f'<tbody hx-swap-oob="afterbegin:#trade-rows, #bot-{data["bot_id"]}-trade-rows">{row}</tbody>'
+    if event == "position_updated":
+        data["market_value"] = data["current_price"] * data["quantity"] if data.get("current_price") else None
+        return render_to_string("positions/position_list.html#position_row", {"position": data, "oob": True})
+    if event == "bot_status_changed":
+        context = {"bot": {**data, "pk": data["id"]}, "oob": True}
+        return "".join(
+            render_to_string(f"bots/bot_list.html#{partial}", context) for partial in ("bot_status", "bot_reason", "bot_actions")
+        )
+    if event == "price_update":
+        return render_to_string(
+            "positions/position_list.html#price_chip", {"symbol": data["symbol"], "price": data["price"], "oob": True}
+        )
+    if event == "market_status_changed":
+        return render_to_string("base.html#market_status", {"market": data})
+    return ""
+
+
+def _typed(data: dict) -> dict:
+    """Events travel as JSON (decimals and datetimes as strings): restore the types the partials format."""
+    typed = dict(data)
+    for key in DATETIME_KEYS:
+        if isinstance(typed.get(key), str):
+            typed[key] = parse_datetime(typed[key])
+    for key in MONEY_KEYS:
+        if typed.get(key) is not None:
+            try:
+                typed[key] = Decimal(str(typed[key]))
+            except InvalidOperation:
+                typed[key] = None
+    return typed
