@@ -13,8 +13,7 @@ from django.utils import timezone
 from django.utils.text import slugify
 from django.views.decorators.http import require_POST
 
-from bots import services
-from bots.connections import market_for
+from bots import selectors, services
 from bots.forms import BotForm
 from bots.maintenance import market_status_now
 from bots.models import Bot
@@ -80,6 +79,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         "positions": positions,
         "prices": {position.symbol: position.current_price for position in positions},
         "market": market_status_now(),
+        "summary": selectors.summary(user=request.user),
     }
     return render(request, "bots/dashboard.html", context)
 
@@ -110,20 +110,22 @@ def bot_detail(request: HttpRequest, pk: int) -> HttpResponse:
 def bot_chart(request: HttpRequest, pk: int) -> HttpResponse:
     """Recent closes per symbol with the bot's fills marked; loaded after the page, as it asks the feed."""
     bot = _bot_for_user(request, pk)
-    market = market_for(bot.broker_account)
-    now = timezone.now()
     fills = list(bot.trades.filter(status=Trade.Status.FILLED, bar_time__isnull=False).values("symbol", "type", "bar_time", "price"))
     charts = []
     for symbol in bot.symbols:
-        bars = market.bars(symbol, bot.timeframe, end=now, limit=CHART_BARS)
-        times = [int(moment.timestamp()) for moment in bars.index]
+        snapshot = selectors.market_snapshot(
+            account=bot.broker_account, symbol=symbol, timeframe=bot.timeframe, limit=CHART_BARS, indicators={}
+        )
+        if snapshot is None:
+            continue
+        times = [int(bar["time"].timestamp()) for bar in snapshot.bars]
         marks = {(f["type"], int(f["bar_time"].timestamp())): float(f["price"]) for f in fills if f["symbol"] == symbol}
         charts.append(
             {
                 "symbol": symbol,
                 "id": f"chart-{slugify(symbol)}",
                 "time": times,
-                "close": [float(close) for close in bars["close"]],
+                "close": [float(bar["close"]) for bar in snapshot.bars],
                 "buy": [marks.get(("buy", moment)) for moment in times],
                 "sell": [marks.get(("sell", moment)) for moment in times],
             }

@@ -282,3 +282,31 @@ def test_positions_page_lists_open_or_closed_positions(signed_in, user):
 
     assert "OPEN" in open_html and "SHUT" not in open_html
     assert "SHUT" in closed_html and ">OPEN<" not in closed_html
+
+
+def test_dashboard_shows_the_summary_numbers(signed_in, user):
+    bot = BotFactory(owner=user, status=Bot.Status.RUNNING)
+    PositionFactory(bot=bot, quantity=10, current_price="110", unrealized_pnl="100")
+    TradeFactory(bot=bot, type="sell", profit_loss="25.5", filled_at=timezone.now())
+
+    response = signed_in.get(reverse("bots:dashboard"))
+
+    summary = response.context["summary"]
+    html = response.content.decode()
+    assert (summary.bots_total, summary.open_positions) == (1, 1)
+    assert "worth 1,100.00" in html
+    assert "1 running" in html
+    assert "125.50" in html  # total P&L: 25.50 realized + 100.00 unrealized
+    assert "win rate 100%" in html
+
+
+def test_bot_chart_draws_each_symbol_from_the_feed(signed_in, user):
+    clear_caches()
+    bot = BotFactory(owner=user, config={**DESIGN_CONFIG, "symbols": ["AAPL", "BRK.B"]})
+
+    response = signed_in.get(reverse("bots:chart", args=[bot.pk]), **HTMX)
+
+    charts = response.context["charts"]
+    assert [c["symbol"] for c in charts] == ["AAPL", "BRK.B"]
+    assert len(charts[0]["time"]) == len(charts[0]["close"]) > 0
+    assert 'id="chart-brkb"' in response.content.decode()
