@@ -56,7 +56,8 @@ def trade_apply_result(*, trade: Trade, result: OrderResult) -> Trade:
     """Bring a pending trade up to the broker's word; on a fill, open or close the position in the same
     transaction. Applying the same result twice changes nothing."""
     with transaction.atomic():
-        trade = Trade.objects.select_for_update().select_related("bot").get(pk=trade.pk)
+        # Lock the trade row only: its bot is a nullable (outer) join, which PostgreSQL cannot lock.
+        trade = Trade.objects.select_for_update(of=("self",)).select_related("bot").get(pk=trade.pk)
         if trade.status != Trade.Status.PENDING:
             return trade
         trade.order_id = result.order_id or trade.order_id
