@@ -103,6 +103,12 @@ CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+# The heartbeat behind /health. `tradebot` is no installed app, so autodiscovery misses its tasks.
+# An unrun heartbeat expires: a worker that was down must not replay a backlog and look healthy.
+CELERY_IMPORTS = ["tradebot.tasks"]
+CELERY_BEAT_SCHEDULE = {
+    "beat_heartbeat": {"task": "tradebot.tasks.beat_heartbeat", "schedule": 30.0, "options": {"expire_seconds": 30}},
+}
 CELERY_TIMEZONE = "UTC"
 
 AUTH_PASSWORD_VALIDATORS = [

@@ -1,0 +1,72 @@
+"""Run the whole system: daphne (HTTP + WebSocket), a Celery worker and beat.
+
+On embedded defaults (no REDIS_URL) all three run in this one process, because the memory://
+broker and the in-memory channel layer and cache exist only inside one process: daphne in the main
+thread (it owns the signal handlers), the worker and beat in threads. With REDIS_URL set the three
+run as the Procfile's separate processes, started by honcho.
+"""
+
+import os
+import sys
+import threading
+from pathlib import Path
+
+from celery.beat import EmbeddedService
+from celery.worker import WorkController
+from daphne.access import AccessLogGenerator
+from daphne.endpoints import build_endpoint_description_strings
+from daphne.server import Server
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+
+from tradebot.asgi import application
+from tradebot.celery import app
+
+HOST = "127.0.0.1"  # a development server: this machine only, as the Procfile's web
+STOP_TIMEOUT_SECONDS = 15
+
+
+class Command(BaseCommand):
+    help = "Run the web server, a Celery worker and beat (in one process on embedded defaults)."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--port", type=int, default=8000)
+
+    def handle(self, *, port: int, **options):
+        if settings.REDIS_URL:
+            return self.exec_procfile(port)
+        if settings.CELERY_TASK_ALWAYS_EAGER:
+            raise CommandError("CELERY_TASK_ALWAYS_EAGER is on: tasks would run in the caller, not the worker.")
+
+        # A threads pool: prefork would start processes that cannot see the memory broker.
+        worker = WorkController(
+            app=app, pool_cls="threads", concurrency=4, without_heartbeat=True, without_mingle=True, without_gossip=True
+        )
+        worker_thread = threading.Thread(target=worker.start, name="celery-worker", daemon=True)
+        # Embedded beat defaults to the file-based scheduler; ours keeps the schedule in the database.
+        beat = EmbeddedService(app, thread=True, scheduler_cls=app.conf.beat_scheduler)
+        worker_thread.start()
+        beat.start()
+
+        server = Server(
+            application=application,
+            endpoints=build_endpoint_description_strings(host=HOST, port=port),
+            action_logger=AccessLogGenerator(sys.stdout),
+        )
+        self.stdout.write(f"Tradebot on http://{HOST}:{port}/ (worker and beat in this process); Ctrl-C stops it.")
+        try:
+            server.run()  # until SIGINT or SIGTERM
+        finally:
+            beat.stop()
+            worker.stop()
+            worker_thread.join(STOP_TIMEOUT_SECONDS)
+        if not server.listening_addresses:
+            raise CommandError(f"could not listen on {HOST}:{port}")
+
+    def exec_procfile(self, port: int) -> None:
+        # The Procfile's commands (daphne, celery) come from this virtualenv.
+        bin_dir = str(Path(sys.executable).parent)
+        env = os.environ | {"PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}"}
+        os.chdir(settings.BASE_DIR)
+        # Replaces this process: honcho stops all three on Ctrl-C.
+        os.execve(sys.executable, [sys.executable, "-m", "honcho", "start", "--port", str(port)], env)
