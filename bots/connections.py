@@ -13,7 +13,7 @@ import pandas as pd
 from django.conf import settings
 
 from bots.engine.indicators import REGISTRY, Params, Series
-from bots.engine.signals import Computer
+from bots.engine.signals import Computer, Signal, evaluate, signal_at
 from bots.models import BrokerAccount
 from tradebot.brokers.base import Broker
 from tradebot.market.base import MarketData
@@ -43,11 +43,12 @@ class BoundedCache:
 
 _bars = BoundedCache(4096)
 _indicators = BoundedCache(16384)
+_signals = BoundedCache(16384)
 _clocks = BoundedCache(1024)
 
 
 def clear_caches() -> None:
-    for shared in (_bars, _indicators, _clocks):
+    for shared in (_bars, _indicators, _signals, _clocks):
         shared.clear()
 
 
@@ -70,6 +71,15 @@ def shared_computer(market: MarketData, symbol: str, timeframe: str, bars: pd.Da
         return _indicators.get_or_compute((market.name, symbol, timeframe, last, len(bars), name, params), run)
 
     return compute
+
+
+def latest_signal(
+    market: MarketData, symbol: str, timeframe: str, bars: pd.DataFrame, params: dict[str, Params], mode: str
+) -> Signal:
+    """The signal of the last closed bar, shared by every bot with this symbol and these indicators."""
+    key = (market.name, symbol, timeframe, bars.index[-1], len(bars), tuple(params.items()), mode)
+    compute = shared_computer(market, symbol, timeframe, bars)
+    return _signals.get_or_compute(key, lambda: signal_at(evaluate(bars, params, mode, compute), -1))
 
 
 def market_for(account: BrokerAccount) -> MarketData:

@@ -47,7 +47,8 @@ def order_send(
 
 def orders_repair(*, bot: Bot, broker: Broker) -> list[Trade]:
     """Settle the bot's pending trades with the broker: an order it has is recorded as it stands; one it
-    never received is sent now, under the same client order id (so it can never be placed twice)."""
+    never received is sent now, under the same client order id (so it can never be placed twice).
+    Returns the trades as they now stand (some may still be pending at the broker)."""
     repaired = []
     for trade in Trade.objects.filter(bot=bot, status=Trade.Status.PENDING).order_by("timestamp"):
         result = broker.get_order(trade.client_order_id)

@@ -18,10 +18,9 @@ from pydantic import ValidationError
 
 from bots import services
 from bots.config import BotConfig, config_errors
-from bots.connections import broker_for, market_for, market_status_for, recent_bars, shared_computer
+from bots.connections import broker_for, latest_signal, market_for, market_status_for, recent_bars
 from bots.engine.indicators import REGISTRY
 from bots.engine.risk import Account, Holding, daily_halt, to_price
-from bots.engine.signals import evaluate, signal_at
 from bots.engine.strategy import BarView, Decision, decide, in_window
 from bots.models import Bot, TickLog
 from bots.orders import order_send, orders_repair
@@ -63,7 +62,7 @@ def bot_tick(*, bot_id: int, force: bool = False, now: datetime | None = None) -
     except Bot.DoesNotExist:
         return TickReport(bot_id, "skipped", "no such bot")
     finally:
-        Bot.objects.filter(pk=bot_id).update(tick_claimed_until=None)
+        Bot.objects.filter(pk=bot_id).update(tick_claimed_until=None, last_tick_at=now)
     _log(bot, now, started, report)
     return report
 
@@ -93,8 +92,8 @@ def _run(bot: Bot, *, force: bool, now: datetime) -> TickReport:
                 return TickReport(bot.pk, "skipped", f"outside the window {config.window_start:%H:%M}-{config.window_end:%H:%M} ET")
         market = market_for(account)
         broker = broker_for(account, market, now=now)
-        orders_repair(bot=bot, broker=broker)
-        report = _trade(bot, config, market, broker, now)
+        busy = {trade.symbol for trade in orders_repair(bot=bot, broker=broker) if trade.status == Trade.Status.PENDING}
+        report = _trade(bot, config, market, broker, now, busy)
     except BrokerError as exc:
         return _failed(bot, f"broker: {exc}")
     except Exception as exc:  # a feed or data fault: counted like a broker failure, never a silent stop
@@ -120,12 +119,11 @@ class _SymbolView:
     signal: object
 
 
-def _trade(bot: Bot, config: BotConfig, market, broker, now: datetime) -> TickReport:
+def _trade(bot: Bot, config: BotConfig, market, broker, now: datetime, busy: set[str]) -> TickReport:
     rules = config.risk_management.rules()
     params = config.indicator_params()
     lookback = max(MIN_LOOKBACK, *(REGISTRY[name].warmup(p) for name, p in params.items()))
     positions = {p.symbol: p for p in Position.objects.filter(bot=bot, is_open=True)}
-    busy = set(Trade.objects.filter(bot=bot, status=Trade.Status.PENDING).values_list("symbol", flat=True))
 
     views: list[_SymbolView] = []
     decisions: list[Decision] = []
@@ -134,10 +132,9 @@ def _trade(bot: Bot, config: BotConfig, market, broker, now: datetime) -> TickRe
         if bars.empty:
             decisions.append(Decision(symbol, "skip", 0, "no bars from the market data feed", Decimal(0)))
             continue
-        evaluation = evaluate(bars, params, config.signal_mode, shared_computer(market, symbol, config.timeframe, bars))
         last = bars.iloc[-1]
         bar = BarView(bars.index[-1].to_pydatetime(), to_price(last["low"]), to_price(last["high"]), to_price(last["close"]))
-        views.append(_SymbolView(symbol, bar, signal_at(evaluation, -1)))
+        views.append(_SymbolView(symbol, bar, latest_signal(market, symbol, config.timeframe, bars, params, config.signal_mode)))
 
     account = _account(bot, config, positions, {v.symbol: v.bar.close for v in views}, now)
     may_enter = bot.status == Bot.Status.RUNNING
@@ -197,24 +194,25 @@ def session_day_start(now: datetime) -> datetime:
 
 def _account(bot: Bot, config: BotConfig, positions: dict[str, Position], marks: dict[str, Decimal], now: datetime) -> Account:
     today = session_day_start(now)
-    sells = Trade.objects.filter(bot=bot, type=Trade.Type.SELL, status=Trade.Status.FILLED).aggregate(
-        total=Sum("profit_loss"), today=Sum("profit_loss", filter=Q(filled_at__gte=today))
+    filled_sells = Q(type=Trade.Type.SELL, status=Trade.Status.FILLED)
+    entries_today = Q(type=Trade.Type.BUY, timestamp__gte=today) & ~Q(status__in=[Trade.Status.FAILED, Trade.Status.CANCELLED])
+    totals = Trade.objects.filter(bot=bot).aggregate(
+        realized=Sum("profit_loss", filter=filled_sells),
+        realized_today=Sum("profit_loss", filter=filled_sells & Q(filled_at__gte=today)),
+        entries=Count("id", filter=entries_today),
     )
-    entries = Trade.objects.filter(bot=bot, type=Trade.Type.BUY, timestamp__gte=today).exclude(
-        status__in=[Trade.Status.FAILED, Trade.Status.CANCELLED]
-    ).aggregate(n=Count("id"))["n"]
     unrealized = sum(
         ((marks.get(s, p.current_price) - p.entry_price) * p.quantity - p.entry_commission for s, p in positions.items()),
         Decimal(0),
     )
     return Account(
         capital=config.capital,
-        realized_pnl=sells["total"] or Decimal(0),
+        realized_pnl=totals["realized"] or Decimal(0),
         open_cost=sum((p.entry_price * p.quantity + p.entry_commission for p in positions.values()), Decimal(0)),
         open_positions=len(positions),
-        today_realized_pnl=sells["today"] or Decimal(0),
+        today_realized_pnl=totals["realized_today"] or Decimal(0),
         unrealized_pnl=unrealized,
-        entries_today=entries,
+        entries_today=totals["entries"],
     )
 
 
@@ -261,4 +259,3 @@ def _log(bot: Bot, now: datetime, started: float, report: TickReport) -> None:
         message=report.message[:500],
         decisions=report.decisions,
     )
-    Bot.objects.filter(pk=bot.pk).update(last_tick_at=now)
