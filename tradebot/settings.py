@@ -108,6 +108,11 @@ CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_IMPORTS = ["tradebot.tasks"]
 CELERY_BEAT_SCHEDULE = {
     "beat_heartbeat": {"task": "tradebot.tasks.beat_heartbeat", "schedule": 30.0, "options": {"expire_seconds": 30}},
+    "mark_to_market": {"task": "bots.mark_to_market", "schedule": 60.0, "options": {"expire_seconds": 60}},
+    "market_status": {"task": "bots.market_status", "schedule": 60.0, "options": {"expire_seconds": 60}},
+    # Every minute, acting only once a new session has opened: idempotent, and never misses an open.
+    "daily_reset": {"task": "bots.daily_reset", "schedule": 60.0, "options": {"expire_seconds": 60}},
+    "prune_tick_logs": {"task": "bots.prune_tick_logs", "schedule": 600.0, "options": {"expire_seconds": 600}},
 }
 CELERY_TIMEZONE = "UTC"
 
@@ -117,6 +122,9 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+if env.bool("TRADEBOT_TESTING", default=False):
+    # Tests create many users: hash their passwords cheaply.
+    PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 LOGIN_URL = "/admin/login/"
 LOGIN_REDIRECT_URL = "/"
 
@@ -138,8 +146,12 @@ WHITENOISE_USE_FINDERS = True
 ALPACA_API_KEY = env("ALPACA_API_KEY", default="")
 ALPACA_SECRET_KEY = env("ALPACA_SECRET_KEY", default="")
 ALPACA_BASE_URL = env("ALPACA_BASE_URL", default="https://paper-api.alpaca.markets")
+ALPACA_LIVE_BASE_URL = env("ALPACA_LIVE_BASE_URL", default="https://api.alpaca.markets")
 ALPACA_DATA_URL = env("ALPACA_DATA_URL", default="https://data.alpaca.markets")
 ALPACA_TIMEOUT_SECONDS = env.float("ALPACA_TIMEOUT_SECONDS", default=10.0)
+# Timeouts, 429 and 5xx are retried with doubling back-off from this first delay, then given up.
+ALPACA_RETRY_ATTEMPTS = env.int("ALPACA_RETRY_ATTEMPTS", default=3)
+ALPACA_RETRY_DELAY_SECONDS = env.float("ALPACA_RETRY_DELAY_SECONDS", default=0.5)
 
 # Comma-separated Fernet keys (or any passphrases); the first encrypts, all decrypt, for rotation.
 TRADEBOT_ENCRYPTION_KEY = env("TRADEBOT_ENCRYPTION_KEY", default=SECRET_KEY)
