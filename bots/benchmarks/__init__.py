@@ -1,8 +1,8 @@
 """The modes of `manage.py benchmark MODE`, one module each.
 
-A mode module has HELP (one line), add_arguments(parser) for its own options, and
-run(options, write) which measures and reports through write(line). Add a mode by writing its
-module and listing it in MODES.
+A mode module has add_arguments(parser) for its own options and run(out, **options), which measures
+and reports through out.write(line); the first line of its docstring is its help. Add a mode by
+writing its module and listing it in MODES.
 """
 
 from importlib import import_module
@@ -10,8 +10,13 @@ from types import ModuleType
 
 MODES = {
     "backtest": "bots.benchmarks.backtest",
+    "ticks": "bots.benchmarks.ticks",
 }
 
 
 def modes() -> dict[str, ModuleType]:
     return {name: import_module(path) for name, path in MODES.items()}
+
+
+def summary(mode: ModuleType) -> str:
+    return (mode.__doc__ or "").strip().splitlines()[0]
