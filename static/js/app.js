@@ -48,6 +48,7 @@
         width: box.clientWidth || 600,
         height: 220,
         scales: { x: { time: true } },
+        legend: { show: false },
         tzDate: function (ts) { return uPlot.tzDate(new Date(ts * 1000), "America/New_York"); },
         series: [
           {},

@@ -1,0 +1,79 @@
+"""A person's path through the dashboard in a real browser: log in, create a bot, start it, and watch a
+tick's trade and the bot's status arrive without reloading the page."""
+
+import json
+import os
+
+import pytest
+
+from bots import services
+from bots.models import Bot
+from bots.ticks import bot_tick
+from tests.factories import UserFactory
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+SCREENSHOTS = os.environ.get("TRADEBOT_SCREENSHOTS", "/tmp")
+PASSWORD = "correct horse battery staple"
+# A forced tick buys every symbol: RSI(2) votes buy below 99, SMA(2) whenever the last bar rose, and
+# they cannot both abstain (an RSI(2) of 99 needs the last bar up). Neither ever votes sell here.
+EAGER = {"RSI": {"period": 2, "oversold": 99, "overbought": 100}, "SMA": {"period": 2}}
+
+
+def log_in(page, base_url: str, username: str) -> None:
+    page.goto(f"{base_url}/")
+    assert "/admin/login/" in page.url  # the dashboard asks for a login first
+    page.fill("#id_username", username)
+    page.fill("#id_password", PASSWORD)
+    page.click("input[type=submit]")
+    page.wait_for_url(f"{base_url}/")
+
+
+def test_a_bot_created_and_started_in_the_browser_trades_live_on_its_page(asgi_server, page):
+    UserFactory(username="trader", is_staff=True, password=PASSWORD)
+    base = asgi_server.url
+
+    log_in(page, base, "trader")
+    page.wait_for_selector("#live-status.live-on")
+    page.screenshot(path=f"{SCREENSHOTS}/tradebot-dashboard-empty.png", full_page=True)
+
+    page.click("text=New bot")
+    page.fill("#id_name", "Browser bot")
+    page.fill("#id_capital", "10000")
+    page.fill("#id_symbols", "AAPL, MSFT, NVDA")
+    page.fill("#id_indicators", json.dumps(EAGER, indent=2))
+    page.fill("#id_risk_management", json.dumps({"max_position_size": 0.1}))
+    page.select_option("#id_signal_mode", "any")
+    for field, value in {"start_hour": "0", "start_minute": "0", "end_hour": "23", "end_minute": "59"}.items():
+        page.fill(f"#id_{field}", value)
+    page.click("form.bot-form button[type=submit]")
+    page.wait_for_selector("h1:has-text('Browser bot')")
+    bot = Bot.objects.get(name="Browser bot")
+    assert page.url == f"{base}/bots/{bot.pk}/"
+
+    page.click(f"#bot-panel-{bot.pk} button:has-text('Start')")
+    page.wait_for_selector(f"#bot-{bot.pk}-status.badge-running")
+    page.wait_for_selector("#live-status.live-on")
+
+    report = asgi_server.call(bot_tick, bot_id=bot.pk, force=True)
+    assert report.outcome == "traded", report.lines()
+
+    first_trade = page.wait_for_selector(f"#bot-{bot.pk}-trade-rows tr.trade")
+    assert "buy" in first_trade.inner_text()
+    page.wait_for_selector(f"#bot-{bot.pk}-position-rows tr.position")
+    assert page.locator(f"#bot-{bot.pk}-trade-rows .empty-row").count() == 0
+
+    asgi_server.call(lambda: services.bot_pause(bot=Bot.objects.get(pk=bot.pk), reason="paused from the test"))
+    page.wait_for_selector(f"#bot-{bot.pk}-status.badge-paused")
+    assert "paused from the test" in page.inner_text(f"#bot-{bot.pk}-reason")
+    page.wait_for_selector(".chart-canvas.drawn canvas")
+    page.screenshot(path=f"{SCREENSHOTS}/tradebot-bot-live.png", full_page=True)
+
+    page.goto(f"{base}/")
+    assert page.locator("#trade-rows tr.trade").count() == bot.trades.count()
+    page.screenshot(path=f"{SCREENSHOTS}/tradebot-dashboard.png", full_page=True)
+
+    page.goto(f"{base}/bots/{bot.pk}/")
+    page.wait_for_selector(".chart-canvas.drawn canvas")
+    assert "traded" in page.inner_text(".ticks") and "buy signal" in page.inner_text(".ticks")
+    page.screenshot(path=f"{SCREENSHOTS}/tradebot-bot-reloaded.png", full_page=True)
