@@ -2,7 +2,7 @@
 an output never accepts a field by accident, an input never leaks one."""
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from ninja import ModelSchema, Schema
 from pydantic import ConfigDict, Field
@@ -14,9 +14,29 @@ from bots.models import Bot, BrokerAccount
 Id = Annotated[int, Field(ge=1, le=2**63 - 1)]
 
 
+DESIGN_EXAMPLE = {
+    "name": "Momentum Bot",
+    "capital": 10000,
+    "trading_frequency": 60,
+    "symbols": ["AAPL", "MSFT", "GOOGL"],
+    "indicators": {
+        "RSI": {"period": 14, "oversold": 30, "overbought": 70},
+        "MACD": {"fast": 12, "slow": 26, "signal": 9},
+        "SMA": {"period": 50},
+    },
+    "risk_management": {"stop_loss": 0.02, "take_profit": 0.05, "max_position_size": 0.1, "max_daily_loss": 0.1},
+    "start_hour": 9,
+    "start_minute": 30,
+    "end_hour": 12,
+    "end_minute": 0,
+}
+
+
 class BotIn(BotConfig):
     """The design's bot configuration, accepted verbatim, plus the broker account to trade through
     (your default simulated paper account when left out)."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [DESIGN_EXAMPLE]})
 
     broker_account_id: Id | None = None
 
@@ -27,12 +47,16 @@ class BotIn(BotConfig):
 class BotOut(ModelSchema):
     id: int
     broker_account_id: int
+    # JSON columns, typed as what BotConfig stores in them.
+    symbols: list[str]
+    indicators: dict[str, dict[str, Any]]
+    risk_management: dict[str, Any]
 
     class Meta:
         model = Bot
         fields = [
             "name", "status", "status_reason", "paused_until_reset", "paused_at",
-            "capital", "trading_frequency", "symbols", "indicators", "risk_management", "signal_mode", "timeframe",
+            "capital", "trading_frequency", "signal_mode", "timeframe",
             "start_hour", "start_minute", "end_hour", "end_minute",
             "last_tick_at", "created_at", "updated_at",
         ]  # fmt: skip

@@ -40,7 +40,55 @@ def _docs_need_auth(view):
     return guarded
 
 
-api = NinjaAPI(
+ERROR = {"type": "object", "properties": {"detail": {"type": "string"}}, "required": ["detail"]}
+FIELD_ERRORS = {
+    "type": "object",
+    "properties": {
+        "detail": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {"field": {"type": "string"}, "message": {"type": "string"}},
+                "required": ["field", "message"],
+            },
+        }
+    },
+    "required": ["detail"],
+}
+# Operations that reach a broker or a market data provider, which may fail.
+UPSTREAM = ("/market-status", "/market-data/{symbol}", "/positions/{id}/close")
+
+
+class TradebotAPI(NinjaAPI):
+    def get_openapi_schema(self, **kwargs):
+        """The error responses every client must handle, documented on each operation they can come from
+        (ninja documents only the successes)."""
+        schema = super().get_openapi_schema(**kwargs)
+        schema["components"]["schemas"].update({"Error": ERROR, "FieldErrors": FIELD_ERRORS})
+        for path, operations in schema["paths"].items():
+            for method, operation in operations.items():
+                for status, description, body in _errors(path, method, operation):
+                    ref = {"$ref": f"#/components/schemas/{body}"}
+                    response = {"description": description, "content": {"application/json": {"schema": ref}}}
+                    operation["responses"].setdefault(status, response)
+        return schema
+
+
+def _errors(path: str, method: str, operation: dict):
+    params = {p["name"] for p in operation.get("parameters", ())}
+    yield 401, "No valid session or bearer token", "Error"
+    if "{" in path or "broker_account_id" in params:
+        yield 404, "No such object, or another user's", "Error"
+    if method in ("post", "put", "delete"):
+        yield 403, "A session request without its CSRF token (X-CSRFToken)", "Error"
+        yield 409, "Impossible in the current state", "Error"
+    yield 422, "Invalid input: every failing field with its reason", "FieldErrors"
+    yield 429, "Over the rate limit: retry after Retry-After seconds", "Error"
+    if path.endswith(UPSTREAM):
+        yield 502, "The broker or the market data provider failed", "Error"
+
+
+api = TradebotAPI(
     title="Tradebot API",
     version="1",
     description=__doc__,

@@ -3,7 +3,7 @@
 import re
 from datetime import UTC, date, datetime
 from decimal import Decimal
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from ninja import Field, ModelSchema, Schema
 from ninja.pagination import LimitOffsetPagination
@@ -57,6 +57,7 @@ class TradeOut(ModelSchema):
     id: int
     bot_id: int | None = Field(description="null once the bot is deleted (bot_name stays)")
     position_id: int | None
+    indicators_snapshot: dict[str, Any] = Field(description="The indicator values the decision was made on")
     type: Literal["buy", "sell"]
     status: Literal["pending", "filled", "cancelled", "failed"]
 
@@ -64,7 +65,7 @@ class TradeOut(ModelSchema):
         model = Trade
         fields = [
             "bot_name", "symbol", "quantity", "price", "timestamp", "filled_at", "bar_time",
-            "indicators_snapshot", "profit_loss", "order_id", "client_order_id", "commission", "slippage",
+            "profit_loss", "order_id", "client_order_id", "commission", "slippage",
             "reason", "message",
         ]  # fmt: skip
 
@@ -86,9 +87,12 @@ class TradeStatsOut(Schema):
     sharpe_ratio: float | None = Field(description="Daily realized P&L: mean / sample std × √252; null under 2 days")
 
 
+class Page(Schema):
+    limit: int = Field(50, ge=1, le=500)
+    offset: int = Field(0, ge=0, le=10**9)
+
+
 class Pagination(LimitOffsetPagination):
     """limit / offset with the total count; bounded, so no page is huge and no offset overflows the database."""
 
-    class Input(Schema):
-        limit: int = Field(50, ge=1, le=500)
-        offset: int = Field(0, ge=0, le=10**9)
+    Input = Page
