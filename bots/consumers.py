@@ -45,7 +45,7 @@ def render_event(event: str, data: dict) -> str:
     """The out-of-band fragments for one event ('' for an event the pages do not show)."""
     data = _typed(data)
     if event == "trade_executed":
-        row = render_to_string("trades/trade_list.html#trade_row", {"trade": data})
+        row = render_to_string("trades/trade_list.html#trade_row", {"trade": data, "live": True})
         # The new row goes on top of the trades tables shown: everyone's, or this bot's on its page.
         return f'<tbody hx-swap-oob="afterbegin:#trade-rows, #bot-{data["bot_id"]}-trade-rows">{row}</tbody>'
     if event == "position_updated":

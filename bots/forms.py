@@ -10,7 +10,7 @@ import re
 from django import forms
 
 from bots import services
-from bots.config import BotConfig
+from bots.config import TIMEFRAMES, BotConfig
 from bots.models import Bot, BrokerAccount
 from tradebot.errors import Invalid
 
@@ -19,7 +19,7 @@ class PrettyJSONField(forms.JSONField):
     """JSON shown indented in a monospace textarea, so a person can read and edit it."""
 
     def __init__(self, **kwargs):
-        kwargs.setdefault("widget", forms.Textarea(attrs={"rows": 8, "class": "json", "spellcheck": "false"}))
+        kwargs.setdefault("widget", forms.Textarea(attrs={"rows": 10, "cols": 60, "class": "json", "spellcheck": "false"}))
         super().__init__(**kwargs)
 
     def prepare_value(self, value):
@@ -44,6 +44,7 @@ class BotForm(forms.ModelForm):
     risk_management = PrettyJSONField(
         required=False, help_text='Fractions, e.g. {"stop_loss": 0.02, "take_profit": 0.05}; null disables a rule'
     )
+    timeframe = forms.ChoiceField(choices=[(timeframe, timeframe) for timeframe in TIMEFRAMES], initial="1Min")
     broker_account = forms.ModelChoiceField(
         queryset=BrokerAccount.objects.none(),
         required=False,

@@ -58,7 +58,7 @@ def test_a_trade_published_for_the_user_arrives_as_a_row_to_prepend():
     html = async_to_sync(scenario)()
 
     assert html.startswith('<tbody hx-swap-oob="afterbegin:#trade-rows, #bot-7-trade-rows">')
-    assert '<tr id="trade-41" class="trade">' in html
+    assert '<tr id="trade-41" class="trade arrived">' in html
     assert "190.12" in html  # two decimals
     assert "Jul 1, 10:30:00" in html  # New York time
     assert "RSI 25.0 below 30" in html

@@ -15,9 +15,9 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 SCREENSHOTS = os.environ.get("TRADEBOT_SCREENSHOTS", "/tmp")
 PASSWORD = "correct horse battery staple"
-# A forced tick buys every symbol: RSI(2) votes buy below 99, SMA(2) whenever the last bar rose, and
-# they cannot both abstain (an RSI(2) of 99 needs the last bar up). Neither ever votes sell here.
-EAGER = {"RSI": {"period": 2, "oversold": 99, "overbought": 100}, "SMA": {"period": 2}}
+# A forced tick buys: RSI(2) votes buy below 99.99 (reaching it takes about 13 rising bars in a row)
+# and never sells (above 100 is impossible).
+EAGER = {"RSI": {"period": 2, "oversold": 99.99, "overbought": 100}}
 
 
 def log_in(page, base_url: str, username: str) -> None:
