@@ -1,8 +1,10 @@
 from django.urls import path
 
+from bots.consumers import DashboardConsumer
 from tradebot.accounts.ws import TokenAuthMiddleware
 from tradebot.consumers import EventsConsumer
 
 websocket_urlpatterns = [
     path("ws/events/", TokenAuthMiddleware(EventsConsumer.as_asgi())),
 ]
+websocket_urlpatterns.append(path("ws/dashboard/", DashboardConsumer.as_asgi()))
