@@ -63,7 +63,7 @@ EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 SCREEN_MARGIN = float(PRICE_STEP)
 # to_price of a bar's price, memoised: quotes repeat (they are in cents), and Decimal(str(float)) is
 # a good part of a decision's cost.
-_price = lru_cache(maxsize=1 << 16)(to_price)
+_price = lru_cache(maxsize=1 << 14)(to_price)
 # Share of the progress bar given to computing indicators; the bar loop gets the rest.
 INDICATOR_SHARE = 0.3
 

@@ -412,6 +412,14 @@ def test_signal_at_reads_the_same_signal_from_the_array_view():
         assert signals.signal_at(view, i) == signals.signal_at(evaluation, i)
 
 
+def test_progress_rises_to_one():
+    fractions = []
+    bars = frame(*[flat(10 + i % 3) for i in range(300)])
+    run_backtest({"AAA": bars}, config(), capital=D(1000), slippage=D(0), commission=D(0), timeframe="1Min",
+                 progress=fractions.append)
+    assert fractions == sorted(fractions) and fractions[-1] == 1.0 and len(fractions) > 3
+
+
 # Statistics
 
 
