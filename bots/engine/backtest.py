@@ -127,6 +127,8 @@ def run_backtest(
 
     Symbols run in the configured order; symbols not in the configuration follow in the given order.
     """
+    if capital <= 0 or not 0 <= slippage < 1 or commission < 0:
+        raise ValueError("capital must be positive, slippage a fraction in [0, 1) and commission not negative")
     report = progress or (lambda fraction: None)
     order = [s for s in config.symbols if s in bars_by_symbol] + [s for s in bars_by_symbol if s not in config.symbols]
     if not order or any(bars_by_symbol[s].empty for s in order):

@@ -95,11 +95,14 @@ def test_imported_bars_take_the_place_of_the_feed(files):
     [
         ((), "give a bot id or --config FILE"),
         (("999999", "--start", "2024-01-02", "--end", "2024-01-03"), "no bot with id 999999"),
+        (("--config", "{config}", "--start", "2024-01-02"), "give --csv FILE, or --start and --end"),
+        (("--config", "{config}", "--csv", "{csv}", "--slippage", "-0.1"), "slippage a fraction"),
     ],
 )
-def test_refusals(args, message):
+def test_refusals(files, args, message):
+    config, csv = files
     with pytest.raises(CommandError, match=message):
-        backtest(*args)
+        backtest(*(arg.format(config=config, csv=csv) for arg in args))
 
 
 @pytest.mark.django_db
