@@ -16,6 +16,7 @@ from bots.engine.indicators import REGISTRY, Params, Series
 from bots.engine.signals import Computer, Signal, evaluate, signal_at
 from bots.models import BrokerAccount
 from tradebot.brokers.base import Broker
+from tradebot.health import record_market_data
 from tradebot.market.base import MarketData
 from tradebot.market.calendar import MarketStatus, always_open_status, nyse_status
 
@@ -55,8 +56,17 @@ def clear_caches() -> None:
 def recent_bars(market: MarketData, symbol: str, timeframe: str, *, now: datetime, limit: int) -> pd.DataFrame:
     # Closed bars only change when a bar closes, so one fetch per symbol per minute serves every bot.
     minute = now.replace(second=0, microsecond=0)
-    key = (market.name, symbol, timeframe, minute, limit)
-    return _bars.get_or_compute(key, lambda: market.bars(symbol, timeframe, end=now, limit=limit))
+
+    def fetch() -> pd.DataFrame:
+        try:
+            bars = market.bars(symbol, timeframe, end=now, limit=limit)
+        except Exception as exc:
+            record_market_data(market.name, error=f"{symbol} {timeframe}: {exc}")
+            raise
+        record_market_data(market.name)
+        return bars
+
+    return _bars.get_or_compute((market.name, symbol, timeframe, minute, limit), fetch)
 
 
 def shared_computer(market: MarketData, symbol: str, timeframe: str, bars: pd.DataFrame) -> Computer:
