@@ -9,6 +9,7 @@ from importlib import import_module
 from types import ModuleType
 
 MODES = {
+    "api": "bots.benchmarks.api",
     "backtest": "bots.benchmarks.backtest",
     "ticks": "bots.benchmarks.ticks",
 }

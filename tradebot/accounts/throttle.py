@@ -6,6 +6,7 @@ call and loses counts when two processes write it at once. A fixed window allows
 2N across a window boundary; that is fine for protecting the server from a runaway script.
 """
 
+import logging
 import math
 import re
 import time
@@ -15,6 +16,8 @@ from django.conf import settings
 from django.core.cache import cache as default_cache
 from django.core.exceptions import ImproperlyConfigured
 from ninja.throttling import BaseThrottle
+
+logger = logging.getLogger(__name__)
 
 PERIODS = {"s": 1, "second": 1, "m": 60, "minute": 60, "h": 3600, "hour": 3600, "d": 86400, "day": 86400}
 RATE_RE = re.compile(r"^\s*(\d+)\s*/\s*(\w+)\s*$")
@@ -39,13 +42,18 @@ class UserRateThrottle(BaseThrottle):
         user = getattr(request, "auth", None)
         ident = f"user:{user.pk}" if user is not None else f"ip:{self.get_ident(request)}"
         key = f"tradebot:api-rate:{ident}:{int(time.time() // period)}"
-        # add() is a no-op when the key exists; the window's key expires with the window.
-        default_cache.add(key, 0, timeout=period + 1)
         try:
-            count = default_cache.incr(key)
-        except ValueError:  # expired between add() and incr()
-            default_cache.set(key, 1, timeout=period + 1)
-            count = 1
+            # add() is a no-op when the key exists; the window's key expires with the window.
+            default_cache.add(key, 0, timeout=period + 1)
+            try:
+                count = default_cache.incr(key)
+            except ValueError:  # expired between add() and incr()
+                default_cache.set(key, 1, timeout=period + 1)
+                count = 1
+        except Exception:
+            # The limit protects the server; an unreachable cache (shown by /health) must not take the API down.
+            logger.warning("rate limiting skipped: the cache is unavailable", exc_info=True)
+            return True
         return count <= limit
 
     def wait(self) -> float:

@@ -192,3 +192,15 @@ def test_summary_counts_the_callers_numbers():
     assert Decimal(body["realized_pnl_today"]) == 40 and Decimal(body["realized_pnl_total"]) == 30
     assert Decimal(body["total_pnl"]) == 130
     assert body["trades_today"] == 2 and body["win_rate_pct"] == 50.0
+
+
+@override_settings(TRADEBOT_API_RATE="1/minute")
+def test_a_cache_that_is_down_does_not_take_the_api_down(monkeypatch):
+    from tradebot.accounts import throttle
+
+    def down(*args, **kwargs):
+        raise ConnectionError("redis is down")
+
+    monkeypatch.setattr(throttle.default_cache, "add", down)
+    client = api_client(UserFactory())
+    assert [client.get("/bots").status_code for _ in range(3)] == [200, 200, 200]

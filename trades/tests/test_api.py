@@ -268,3 +268,30 @@ def test_export_needs_authentication():
 
     response = Client().get("/api/trades/export")
     assert response.status_code == 401
+
+
+def test_stats_follow_new_trades_and_cost_two_queries_when_nothing_changed(client, user):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    bot = BotFactory(owner=user)
+    sell(bot, "-30", at(4))
+    assert Decimal(client.get("/trades/stats").json()["max_drawdown"]) == 30
+    with CaptureQueriesContext(connection) as unchanged:
+        client.get("/trades/stats")
+    assert len(unchanged) == 2  # the token and the aggregate: the drawdown and Sharpe ratio are cached
+    sell(bot, "-20", at(5))
+    stats = client.get("/trades/stats").json()
+    assert Decimal(stats["max_drawdown"]) == 50 and stats["sharpe_ratio"] is not None
+
+
+def test_stats_survive_a_cache_that_is_down(client, user, monkeypatch):
+    from trades import selectors
+
+    def down(*args, **kwargs):
+        raise ConnectionError("redis is down")
+
+    monkeypatch.setattr(selectors.cache, "get", down)
+    monkeypatch.setattr(selectors.cache, "set", down)
+    sell(BotFactory(owner=user), "-30", at(4))
+    assert Decimal(client.get("/trades/stats").json()["max_drawdown"]) == 30
