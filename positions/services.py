@@ -1,12 +1,16 @@
 """Positions: opened and closed by fills, marked to market between ticks."""
 
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 from django.db import transaction
 from django.utils import timezone
 
 from positions.models import Position
 from tradebot.events import publish
+
+if TYPE_CHECKING:
+    from trades.models import Trade
 
 
 def position_open_filled(*, trade, stop_loss_price: Decimal | None, take_profit_price: Decimal | None) -> Position:

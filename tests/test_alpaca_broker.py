@@ -9,7 +9,6 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from bots.models import BrokerAccount
-from tests.alpaca_fixtures import alpaca_account, alpaca_stub  # noqa: F401
 from tradebot.brokers.alpaca import AlpacaBroker, MarketClock, RetryPolicy
 from tradebot.brokers.base import AccountInfo, BrokerError, BrokerPosition, OrderRejected, OrderRequest
 
@@ -20,12 +19,12 @@ TIMEOUT = 0.5
 
 
 @pytest.fixture
-def broker(alpaca_account):  # noqa: F811
+def broker(alpaca_account):
     return AlpacaBroker(alpaca_account, retry=FAST_RETRY, timeout=TIMEOUT)
 
 
 @pytest.fixture
-def stub(alpaca_stub):  # noqa: F811
+def stub(alpaca_stub):
     alpaca_stub.set_price("AAPL", "187.25")
     return alpaca_stub
 

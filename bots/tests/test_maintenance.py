@@ -10,7 +10,6 @@ from django.utils import timezone
 
 from bots import maintenance, services
 from bots.models import Bot, TickLog
-from positions.models import Position
 from tests.factories import BotFactory, PositionFactory
 from tradebot.events import BROADCAST_GROUP, user_group
 from tradebot.market.models import Bar
