@@ -25,6 +25,7 @@ from bots.engine.strategy import BarView, Decision, decide, in_window
 from bots.models import Bot, TickLog
 from bots.orders import order_send, orders_repair
 from positions.models import Position
+from positions.services import commission_share
 from tradebot.brokers.base import BrokerError
 from trades.models import Trade
 from trades.services import client_order_id
@@ -92,8 +93,8 @@ def _run(bot: Bot, *, force: bool, now: datetime) -> TickReport:
                 return TickReport(bot.pk, "skipped", f"outside the window {config.window_start:%H:%M}-{config.window_end:%H:%M} ET")
         market = market_for(account)
         broker = broker_for(account, market, now=now)
-        busy = {trade.symbol for trade in orders_repair(bot=bot, broker=broker) if trade.status == Trade.Status.PENDING}
-        report = _trade(bot, config, market, broker, now, busy)
+        pending = [trade for trade in orders_repair(bot=bot, broker=broker) if trade.status == Trade.Status.PENDING]
+        report = _trade(bot, config, market, broker, now, pending)
     except BrokerError as exc:
         return _failed(bot, f"broker: {exc}")
     except Exception as exc:  # a feed or data fault: counted like a broker failure, never a silent stop
@@ -119,15 +120,18 @@ class _SymbolView:
     signal: object
 
 
-def _trade(bot: Bot, config: BotConfig, market, broker, now: datetime, busy: set[str]) -> TickReport:
+def _trade(bot: Bot, config: BotConfig, market, broker, now: datetime, pending: list[Trade]) -> TickReport:
     rules = config.risk_management.rules()
     params = config.indicator_params()
     lookback = max(MIN_LOOKBACK, *(REGISTRY[name].warmup(p) for name, p in params.items()))
     positions = {p.symbol: p for p in Position.objects.filter(bot=bot, is_open=True)}
+    busy = {trade.symbol for trade in pending}
+    # A symbol taken off the bot's list while held is still managed (stop, target, sell signal) until sold.
+    symbols = config.symbols + [symbol for symbol in positions if symbol not in config.symbols]
 
     views: list[_SymbolView] = []
     decisions: list[Decision] = []
-    for symbol in config.symbols:
+    for symbol in symbols:
         bars = recent_bars(market, symbol, config.timeframe, now=now, limit=lookback)
         if bars.empty:
             decisions.append(Decision(symbol, "skip", 0, "no bars from the market data feed", Decimal(0)))
@@ -136,7 +140,7 @@ def _trade(bot: Bot, config: BotConfig, market, broker, now: datetime, busy: set
         bar = BarView(bars.index[-1].to_pydatetime(), to_price(last["low"]), to_price(last["high"]), to_price(last["close"]))
         views.append(_SymbolView(symbol, bar, latest_signal(market, symbol, config.timeframe, bars, params, config.signal_mode)))
 
-    account = _account(bot, config, positions, {v.symbol: v.bar.close for v in views}, now)
+    account = _account(bot, config, positions, {v.symbol: v.bar.close for v in views}, now, pending)
     may_enter = bot.status == Bot.Status.RUNNING
     if may_enter and (halt := daily_halt(rules, account)):
         services.bot_pause(bot=bot, reason=halt, until_reset=True)
@@ -192,7 +196,11 @@ def session_day_start(now: datetime) -> datetime:
     return local.replace(hour=0, minute=0, second=0, microsecond=0)
 
 
-def _account(bot: Bot, config: BotConfig, positions: dict[str, Position], marks: dict[str, Decimal], now: datetime) -> Account:
+def _account(
+    bot: Bot, config: BotConfig, positions: dict[str, Position], marks: dict[str, Decimal], now: datetime, pending: list[Trade]
+) -> Account:
+    """The bot's money from the database. A buy still pending at the broker holds its cash and its
+    position slot (estimated at its decision price), so no later order can spend them twice."""
     today = session_day_start(now)
     filled_sells = Q(type=Trade.Type.SELL, status=Trade.Status.FILLED)
     entries_today = Q(type=Trade.Type.BUY, timestamp__gte=today) & ~Q(status__in=[Trade.Status.FAILED, Trade.Status.CANCELLED])
@@ -205,36 +213,51 @@ def _account(bot: Bot, config: BotConfig, positions: dict[str, Position], marks:
         ((marks.get(s, p.current_price) - p.entry_price) * p.quantity - p.entry_commission for s, p in positions.items()),
         Decimal(0),
     )
+    pending_buys = [t for t in pending if t.type == Trade.Type.BUY]
+    reserved = sum((_decision_price(t) * t.quantity for t in pending_buys), Decimal(0))
     return Account(
         capital=config.capital,
         realized_pnl=totals["realized"] or Decimal(0),
-        open_cost=sum((p.entry_price * p.quantity + p.entry_commission for p in positions.values()), Decimal(0)),
-        open_positions=len(positions),
+        open_cost=sum((p.entry_price * p.quantity + p.entry_commission for p in positions.values()), reserved),
+        open_positions=len(positions) + len(pending_buys),
         today_realized_pnl=totals["realized_today"] or Decimal(0),
         unrealized_pnl=unrealized,
         entries_today=totals["entries"],
     )
 
 
+def _decision_price(trade: Trade) -> Decimal:
+    return Decimal(str(trade.indicators_snapshot.get("close", 0)))
+
+
 def _after(account: Account, trade: Trade, position: Position | None, mark: Decimal) -> Account:
-    """The account once `trade` is done, so later symbols in the same tick see the cash it used."""
-    if trade.status != Trade.Status.FILLED:
-        return account
+    """The account once `trade` is done, so later symbols in the same tick see the cash it used.
+    The backtester books its orders the same way (bots/engine/backtest.py)."""
     if trade.type == Trade.Type.BUY:
+        if trade.status == Trade.Status.FILLED:
+            cost = trade.price * trade.quantity + trade.commission
+        elif trade.status == Trade.Status.PENDING:
+            cost = _decision_price(trade) * trade.quantity
+        else:
+            return account
         return replace(
             account,
-            open_cost=account.open_cost + trade.price * trade.quantity + trade.commission,
+            open_cost=account.open_cost + cost,
             open_positions=account.open_positions + 1,
             entries_today=account.entries_today + 1,
         )
-    held = position.entry_price * position.quantity + position.entry_commission
-    marked = account.unrealized_pnl - ((mark - position.entry_price) * position.quantity - position.entry_commission)
+    if trade.status != Trade.Status.FILLED:
+        return account
+    # A sell may fill partly: only the shares sold leave the books (with their share of the entry commission).
+    sold = trade.quantity
+    entry_share = commission_share(position.entry_commission, sold, position.quantity)
+    marked = account.unrealized_pnl - ((mark - position.entry_price) * sold - entry_share)
     return replace(
         account,
         realized_pnl=account.realized_pnl + trade.profit_loss,
         today_realized_pnl=account.today_realized_pnl + trade.profit_loss,
-        open_cost=account.open_cost - held,
-        open_positions=account.open_positions - 1,
+        open_cost=account.open_cost - (position.entry_price * sold + entry_share),
+        open_positions=account.open_positions - (1 if sold == position.quantity else 0),
         unrealized_pnl=marked,
     )
 

@@ -31,15 +31,29 @@ def position_open_filled(*, trade, stop_loss_price: Decimal | None, take_profit_
     return position
 
 
-def position_close_filled(*, position: Position, trade) -> Decimal:
-    """Close `position` with the sell `trade`; returns the round trip's realized P&L, net of both commissions."""
-    realized = (trade.price - position.entry_price) * trade.quantity - position.entry_commission - trade.commission
+def commission_share(commission: Decimal, part: int, whole: int) -> Decimal:
+    """The part of an entry commission that `part` of `whole` shares carry, to the cent's ten-thousandth."""
+    return (commission * part / whole).quantize(Decimal("0.000001"))
+
+
+def position_sell_filled(*, position: Position, trade) -> Decimal:
+    """Apply the filled sell `trade` to `position`; returns the realized P&L of the shares sold, net of
+    the sell's commission and their share of the entry commission. Selling every share closes it; a
+    partial fill leaves the rest open."""
+    sold = min(trade.quantity, position.quantity)
+    entry_share = commission_share(position.entry_commission, sold, position.quantity)
+    realized = (trade.price - position.entry_price) * sold - entry_share - trade.commission
     position.current_price = trade.price
-    position.exit_price = trade.price
-    position.realized_pnl = realized
-    position.unrealized_pnl = Decimal(0)
-    position.is_open = False
-    position.closed_at = trade.filled_at or timezone.now()
+    position.realized_pnl += realized
+    if sold == position.quantity:
+        position.exit_price = trade.price
+        position.unrealized_pnl = Decimal(0)
+        position.is_open = False
+        position.closed_at = trade.filled_at or timezone.now()
+    else:
+        position.quantity -= sold
+        position.entry_commission -= entry_share
+        position.unrealized_pnl = (trade.price - position.entry_price) * position.quantity - position.entry_commission
     position.save()
     publish("position_updated", position_payload(position), user_id=position.owner_id)
     return realized

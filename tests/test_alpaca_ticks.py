@@ -135,3 +135,23 @@ def test_alpacas_clock_keeps_the_bot_out_of_a_closed_market(market, bot):
 
     assert report.outcome == "skipped" and "market closed" in report.message
     assert not market.requests_to("/v2/orders")
+
+
+def test_a_buy_still_pending_at_alpaca_holds_its_cash_from_the_next_symbol(market, bot):
+    services.bot_update(
+        bot=bot,
+        config=services.parse_config(
+            dict(CONFIG, name=bot.name, symbols=["TEST", "MORE"], risk_management={"max_position_size": 0.6})
+        ),
+    )
+    market.load_bars("MORE", "1Min", falling_bars())
+    market.set_price("MORE", "80")
+    market.accept_without_fill = True  # as outside market hours: accepted, not filled
+
+    bot_tick(bot_id=bot.pk, now=AFTER_FALL)
+
+    first, second = sorted(market.orders, key=lambda order: order["symbol"] != "TEST")
+    # TEST: floor(10000 x 0.6 / 80) = 75 shares, 6000 of cash held while pending; MORE gets what is left.
+    assert (first["symbol"], first["qty"]) == ("TEST", "75")
+    assert (second["symbol"], second["qty"]) == ("MORE", "50")  # floor(4000 / 80)
+    assert set(Trade.objects.filter(bot=bot).values_list("status", flat=True)) == {"pending"}

@@ -9,7 +9,7 @@ from django.db import IntegrityError, transaction
 from bots.engine.risk import protective_prices
 from bots.models import Bot
 from positions.models import Position
-from positions.services import position_close_filled, position_open_filled
+from positions.services import position_open_filled, position_sell_filled
 from tradebot.brokers.base import OrderResult
 from tradebot.events import publish
 from trades.models import Trade
@@ -90,7 +90,7 @@ def _fill(trade: Trade, result: OrderResult) -> None:
         trade.position = position_open_filled(trade=trade, stop_loss_price=stop, take_profit_price=take)
     else:
         position = Position.objects.select_for_update().get(bot=trade.bot, symbol=trade.symbol, is_open=True)
-        trade.profit_loss = position_close_filled(position=position, trade=trade)
+        trade.profit_loss = position_sell_filled(position=position, trade=trade)
         trade.position = position
     trade.save()
     publish("trade_executed", trade_payload(trade), user_id=trade.owner_id)

@@ -264,3 +264,18 @@ def test_each_tick_records_its_decisions_and_reasons():
     assert log.outcome == "traded"
     assert log.decisions[0]["symbol"] == "TEST" and log.decisions[0]["action"] == "buy"
     assert "shares at 80" in log.decisions[0]["reason"]
+
+
+def test_a_symbol_taken_off_the_list_while_held_is_still_sold_at_its_stop():
+    now = add_bars("TEST", falling_closes())
+    bot = running_bot()
+    bot_tick(bot_id=bot.pk, now=now)
+    add_bars("OTHER", [50.0] * 60)
+    services.bot_update(bot=bot, config=services.parse_config(dict(RSI_ONLY, name=bot.name, symbols=["OTHER"])))
+    now = add_bars("TEST", [78.25], first=60, lows={60: 78.2})
+
+    report = bot_tick(bot_id=bot.pk, now=now)
+
+    assert [d["symbol"] for d in report.decisions] == ["OTHER", "TEST"]
+    sell = Trade.objects.get(bot=bot, type="sell")
+    assert (sell.symbol, sell.quantity, sell.profit_loss) == ("TEST", 12, Decimal("-21"))
