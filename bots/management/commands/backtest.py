@@ -6,7 +6,7 @@ and the bot's market data feed otherwise (the simulated market without a bot).
 
 import dataclasses
 import json
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
 
@@ -14,16 +14,10 @@ import pandas as pd
 from django.core.management.base import BaseCommand, CommandError
 from pydantic import ValidationError
 
+from bots.backtest_data import BarsUnavailable, backtest_market, bar_sources, csv_bars, market_bars, simulated_cost
 from bots.config import TIMEFRAMES, BotConfig, config_errors
-from bots.connections import market_for
 from bots.engine.backtest import BacktestResult, run_backtest
-from bots.models import Bot, BrokerAccount
-from tradebot.market.bar_times import day_start
-from tradebot.market.base import BAR_COLUMNS, MarketData
-from tradebot.market.csv_import import CsvImportError, parse_bars_csv
-from tradebot.market.feeds import PreferStored
-from tradebot.market.simulated import SimulatedMarket
-from tradebot.market.stored import has_bars
+from bots.models import Bot
 
 TRADE_FIELDS = ("symbol", "side", "quantity", "price", "timestamp", "profit_loss")
 PROGRESS_WIDTH = 30
@@ -55,16 +49,19 @@ class Command(BaseCommand):
         account = bot.broker_account if bot else None
         timeframe = options["timeframe"] or config.timeframe
         capital = options["capital"] if options["capital"] is not None else config.capital
-        slippage = _cost(options["slippage"], account, "sim_slippage")
-        commission = _cost(options["commission"], account, "sim_commission")
-        if options["csv"]:
-            bars_by_symbol = _csv_bars(options["csv"], options["symbols"], config, timeframe)
-            sources = {symbol: options["csv"].name for symbol in bars_by_symbol}
-        else:
-            market = market_for(account) if account else PreferStored(SimulatedMarket())
-            symbols = [symbol.upper() for symbol in options["symbols"] or config.symbols]
-            bars_by_symbol = _market_bars(market, symbols, timeframe, options["start"], options["end"])
-            sources = {symbol: "stored" if has_bars(symbol, timeframe) else market.name for symbol in symbols}
+        slippage = simulated_cost(options["slippage"], account, "sim_slippage")
+        commission = simulated_cost(options["commission"], account, "sim_commission")
+        try:
+            if options["csv"]:
+                bars_by_symbol = _csv_bars(options["csv"], options["symbols"], config, timeframe)
+                sources = {symbol: options["csv"].name for symbol in bars_by_symbol}
+            else:
+                market = backtest_market(account)
+                symbols = [symbol.upper() for symbol in options["symbols"] or config.symbols]
+                bars_by_symbol = _market_bars(market, symbols, timeframe, options["start"], options["end"])
+                sources = bar_sources(market, symbols, timeframe)
+        except BarsUnavailable as error:
+            raise CommandError(str(error)) from error
         try:
             result = run_backtest(
                 bars_by_symbol,
@@ -142,37 +139,18 @@ def _bot_and_config(bot_id: int | None, path: Path | None) -> tuple[Bot | None, 
         raise CommandError(f"the configuration does not validate: {problems}") from error
 
 
-def _cost(given: Decimal | None, account: BrokerAccount | None, field: str) -> Decimal:
-    """The option, else the bot's broker account's simulated cost, else the account model's default."""
-    if given is not None:
-        return given
-    return getattr(account, field) if account else BrokerAccount._meta.get_field(field).default
-
-
 def _csv_bars(path: Path, symbols: list[str] | None, config: BotConfig, timeframe: str) -> dict[str, pd.DataFrame]:
     if symbols and len(symbols) > 1:
         raise CommandError("a CSV file holds one symbol: give at most one --symbol")
-    try:
-        with open(path, newline="", encoding="utf-8-sig") as file:
-            rows = parse_bars_csv(file, timeframe)
-    except (OSError, UnicodeDecodeError, CsvImportError) as error:
-        raise CommandError(f"cannot use {path}: {error}") from error
-    index = pd.DatetimeIndex([row.time for row in rows], name="time").tz_convert("UTC")
-    bars = pd.DataFrame({name: [float(getattr(row, name)) for row in rows] for name in BAR_COLUMNS}, index=index)
-    return {(symbols or config.symbols)[0].upper(): bars.sort_index()}
+    return {(symbols or config.symbols)[0].upper(): csv_bars(path, timeframe)}
 
 
-def _market_bars(market: MarketData, symbols: list[str], timeframe: str, start: date | None, end: date | None):
+def _market_bars(market, symbols: list[str], timeframe: str, start: date | None, end: date | None):
     if start is None or end is None:
         raise CommandError("give --csv FILE, or --start and --end (session days)")
     if end < start:
         raise CommandError("--end is before --start")
-    # Every bar of the session days start..end: from start's midnight in New York to the midnight after end.
-    begin, finish = day_start(start), day_start(end + timedelta(days=1))
-    bars_by_symbol = {symbol: market.bars(symbol, timeframe, start=begin, end=finish) for symbol in symbols}
-    if missing := [symbol for symbol, bars in bars_by_symbol.items() if bars.empty]:
-        raise CommandError(f"no {timeframe} bars for {', '.join(missing)} from {start} to {end}")
-    return bars_by_symbol
+    return market_bars(market, symbols, timeframe, start, end)
 
 
 def _payload(result: BacktestResult) -> dict:
