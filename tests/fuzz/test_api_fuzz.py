@@ -8,7 +8,9 @@ Bounded by FUZZ_EXAMPLES per operation (TRADEBOT_FUZZ_EXAMPLES overrides) to fin
 import os
 
 import pytest
+from django.core.signals import request_finished, request_started
 from django.core.wsgi import get_wsgi_application
+from django.db import close_old_connections
 from hypothesis import HealthCheck, settings
 
 from tests.factories import BotFactory, PositionFactory, TradeFactory, UserFactory
@@ -27,6 +29,17 @@ CHECKS = [
 ]
 
 pytestmark = [pytest.mark.fuzz, pytest.mark.django_db]
+
+
+@pytest.fixture(autouse=True)
+def keep_the_test_transactions_connection():
+    """The real WSGI handler closes "old" database connections around each request; inside the test's
+    transaction that would close it for good (Django's own test client disconnects them the same way)."""
+    request_started.disconnect(close_old_connections)
+    request_finished.disconnect(close_old_connections)
+    yield
+    request_started.connect(close_old_connections)
+    request_finished.connect(close_old_connections)
 
 
 @pytest.fixture
