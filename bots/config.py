@@ -14,6 +14,24 @@ from pydantic import BaseModel, ConfigDict, Field, PositiveInt, ValidationError,
 from bots.engine.indicators import REGISTRY, Params
 from bots.engine.risk import RiskRules
 
+# The design's example configuration: the API documents it, the tests and the demo start from it.
+EXAMPLE_CONFIG = {
+    "name": "Momentum Bot",
+    "capital": 10000,
+    "trading_frequency": 60,
+    "symbols": ["AAPL", "MSFT", "GOOGL"],
+    "indicators": {
+        "RSI": {"period": 14, "oversold": 30, "overbought": 70},
+        "MACD": {"fast": 12, "slow": 26, "signal": 9},
+        "SMA": {"period": 50},
+    },
+    "risk_management": {"stop_loss": 0.02, "take_profit": 0.05, "max_position_size": 0.1, "max_daily_loss": 0.1},
+    "start_hour": 9,
+    "start_minute": 30,
+    "end_hour": 12,
+    "end_minute": 0,
+}
+
 SYMBOL_RE = re.compile(r"^[A-Z][A-Z0-9.\-]{0,9}$")
 TIMEFRAMES = ("1Min", "5Min", "15Min", "1Hour", "1Day")
 SIGNAL_MODES = ("all", "any", "majority")

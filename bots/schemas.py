@@ -7,36 +7,18 @@ from typing import Annotated, Any, Literal
 from ninja import ModelSchema, Schema
 from pydantic import ConfigDict, Field
 
-from bots.config import BotConfig
+from bots.config import EXAMPLE_CONFIG, BotConfig
 from bots.models import Bot, BrokerAccount
 
 # Larger ids cannot exist (BigAutoField); bounding them keeps the database from ever seeing an overflow.
 Id = Annotated[int, Field(ge=1, le=2**63 - 1)]
 
 
-DESIGN_EXAMPLE = {
-    "name": "Momentum Bot",
-    "capital": 10000,
-    "trading_frequency": 60,
-    "symbols": ["AAPL", "MSFT", "GOOGL"],
-    "indicators": {
-        "RSI": {"period": 14, "oversold": 30, "overbought": 70},
-        "MACD": {"fast": 12, "slow": 26, "signal": 9},
-        "SMA": {"period": 50},
-    },
-    "risk_management": {"stop_loss": 0.02, "take_profit": 0.05, "max_position_size": 0.1, "max_daily_loss": 0.1},
-    "start_hour": 9,
-    "start_minute": 30,
-    "end_hour": 12,
-    "end_minute": 0,
-}
-
-
 class BotIn(BotConfig):
     """The design's bot configuration, accepted verbatim, plus the broker account to trade through
     (your default simulated paper account when left out)."""
 
-    model_config = ConfigDict(json_schema_extra={"examples": [DESIGN_EXAMPLE]})
+    model_config = ConfigDict(json_schema_extra={"examples": [EXAMPLE_CONFIG]})
 
     broker_account_id: Id | None = None
 

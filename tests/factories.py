@@ -6,27 +6,12 @@ import factory
 from django.contrib.auth import get_user_model
 from django.utils import timezone
 
-from bots.config import BotConfig
+from bots.config import EXAMPLE_CONFIG, BotConfig
 from bots.models import Bot, BrokerAccount
 from positions.models import Position
 from trades.models import Trade
 
-DESIGN_CONFIG = {
-    "name": "Momentum Bot",
-    "capital": 10000,
-    "trading_frequency": 60,
-    "symbols": ["AAPL", "MSFT", "GOOGL"],
-    "indicators": {
-        "RSI": {"period": 14, "oversold": 30, "overbought": 70},
-        "MACD": {"fast": 12, "slow": 26, "signal": 9},
-        "SMA": {"period": 50},
-    },
-    "risk_management": {"stop_loss": 0.02, "take_profit": 0.05, "max_position_size": 0.1, "max_daily_loss": 0.1},
-    "start_hour": 9,
-    "start_minute": 30,
-    "end_hour": 12,
-    "end_minute": 0,
-}
+DESIGN_CONFIG = EXAMPLE_CONFIG
 
 
 class UserFactory(factory.django.DjangoModelFactory):

@@ -10,6 +10,7 @@ from django_celery_beat.models import PeriodicTask
 from bots import services
 from bots.connections import clear_caches
 from bots.models import Bot
+from bots.tests.test_ticks import RSI_ONLY
 from bots.ticks import MAX_CONSECUTIVE_FAILURES, bot_tick
 from positions.models import Position
 from tests.factories import BotFactory
@@ -18,18 +19,7 @@ from trades.models import Trade
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fast_retries")]
 
 START = datetime(2024, 3, 5, 14, 0, tzinfo=UTC)
-CONFIG = {
-    "name": "Alpaca RSI bot",
-    "capital": 10000,
-    "symbols": ["TEST"],
-    "indicators": {"RSI": {"period": 14, "oversold": 30, "overbought": 70}},
-    "risk_management": {"stop_loss": 0.02, "take_profit": 0.05, "max_position_size": 0.1},
-    "signal_mode": "any",
-    "start_hour": 0,
-    "start_minute": 0,
-    "end_hour": 23,
-    "end_minute": 59,
-}
+CONFIG = dict(RSI_ONLY, name="Alpaca RSI bot")
 
 
 @pytest.fixture

@@ -4,26 +4,12 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
 from bots import services
+from bots.config import EXAMPLE_CONFIG
 from bots.models import Bot
 
 DEMO_BOTS = [
-    {
-        "name": "Momentum (RSI + MACD + SMA)",
-        "capital": 10000,
-        "trading_frequency": 60,
-        "symbols": ["AAPL", "MSFT", "GOOGL"],
-        "indicators": {
-            "RSI": {"period": 14, "oversold": 30, "overbought": 70},
-            "MACD": {"fast": 12, "slow": 26, "signal": 9},
-            "SMA": {"period": 50},
-        },
-        "risk_management": {"stop_loss": 0.02, "take_profit": 0.05, "max_position_size": 0.1, "max_daily_loss": 0.1},
-        "signal_mode": "any",
-        "start_hour": 0,
-        "start_minute": 0,
-        "end_hour": 23,
-        "end_minute": 59,
-    },
+    # The design's example, trading around the clock on the simulated market.
+    dict(EXAMPLE_CONFIG, name="Momentum (RSI + MACD + SMA)", signal_mode="any", start_hour=0, end_hour=23, end_minute=59),
     {
         "name": "Mean reversion (Bollinger + Stochastic)",
         "capital": 25000,
