@@ -5,13 +5,23 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from ninja import ModelSchema, Schema
-from pydantic import ConfigDict, Field
+from pydantic import AfterValidator, ConfigDict, Field, field_validator
 
 from bots.config import EXAMPLE_CONFIG, BotConfig
 from bots.models import Bot, BrokerAccount
 
 # Larger ids cannot exist (BigAutoField); bounding them keeps the database from ever seeing an overflow.
 Id = Annotated[int, Field(ge=1, le=2**63 - 1)]
+
+
+def _no_nul(value: str) -> str:
+    # PostgreSQL cannot store NUL in text, and refuses to compare with it: a field error, not a crash.
+    if "\x00" in value:
+        raise ValueError("must not contain NUL characters")
+    return value
+
+
+Text = Annotated[str, AfterValidator(_no_nul)]
 
 
 class BotIn(BotConfig):
@@ -21,6 +31,9 @@ class BotIn(BotConfig):
     model_config = ConfigDict(json_schema_extra={"examples": [EXAMPLE_CONFIG]})
 
     broker_account_id: Id | None = None
+
+    # Belongs in BotConfig (the forms and the admin take names too); here until it is there.
+    _name_without_nul = field_validator("name")(_no_nul)
 
     def config(self) -> BotConfig:
         return BotConfig.model_validate(self.model_dump(exclude={"broker_account_id"}))
@@ -47,13 +60,13 @@ class BotOut(ModelSchema):
 class BrokerAccountIn(Schema):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    name: Annotated[str, Field(min_length=1, max_length=100)]
+    name: Annotated[Text, Field(min_length=1, max_length=100)]
     kind: Literal["sim", "alpaca"] = "sim"
     paper: bool = True
-    api_key: Annotated[str, Field(max_length=200)] = ""
-    secret_key: Annotated[str, Field(max_length=200)] = ""
-    base_url: Annotated[str, Field(max_length=200)] = ""
-    data_url: Annotated[str, Field(max_length=200)] = ""
+    api_key: Annotated[Text, Field(max_length=200)] = ""
+    secret_key: Annotated[Text, Field(max_length=200)] = ""
+    base_url: Annotated[Text, Field(max_length=200)] = ""
+    data_url: Annotated[Text, Field(max_length=200)] = ""
     confirm_live: bool = Field(False, description="Required for a live (non-paper) account: it trades real money.")
 
 

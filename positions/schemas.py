@@ -5,7 +5,7 @@ from typing import Annotated, Literal
 
 from ninja import Field, ModelSchema, Schema
 
-from bots.schemas import Id
+from bots.schemas import Id, Text
 from positions.models import Position
 from trades.schemas import TradeOut
 
@@ -17,7 +17,7 @@ ORDERINGS = (
 
 class PositionQuery(Schema):
     bot_id: Id | None = None
-    symbol: Annotated[str, Field(min_length=1, max_length=16)] | None = None
+    symbol: Annotated[Text, Field(min_length=1, max_length=16)] | None = None
     is_open: bool = Field(True, description="Open positions (the default), or closed ones")
     ordering: Literal[ORDERINGS] = "-opened_at"  # type: ignore[valid-type]
 

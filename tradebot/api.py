@@ -9,9 +9,10 @@ Errors are one of:
 - 502 {"detail": ...}: the broker or market data provider failed (try again later).
 """
 
+import logging
 from functools import wraps
 
-from django.db import IntegrityError
+from django.db import DataError, IntegrityError
 from django.http import JsonResponse
 from ninja import NinjaAPI
 from ninja.errors import HttpError
@@ -26,6 +27,8 @@ from tradebot.brokers.base import BrokerError
 from tradebot.errors import Conflict, Invalid
 from tradebot.market_api import router as market_router
 from trades.api import router as trades_router
+
+logger = logging.getLogger(__name__)
 
 
 def _docs_need_auth(view):
@@ -110,6 +113,15 @@ def conflict(request, exc: Conflict):
 def integrity_error(request, exc: IntegrityError):
     # A concurrent request won a race the service's checks could not see (two bots created with one name).
     return api.create_response(request, {"detail": "conflicts with a concurrent change; retry"}, status=409)
+
+
+@api.exception_handler(DataError)
+def data_error(request, exc: DataError):
+    # The last line of defence for a value the schemas let through but the database refuses (a number
+    # out of its range, a character it cannot store): the client's input, so a 422, and logged.
+    logger.warning("database refused the input of %s %s: %s", request.method, request.path, exc)
+    detail = [{"field": "__all__", "message": "a value is out of range or contains characters that cannot be stored"}]
+    return api.create_response(request, {"detail": detail}, status=422)
 
 
 @api.exception_handler(Invalid)

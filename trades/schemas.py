@@ -9,7 +9,7 @@ from ninja import Field, ModelSchema, Schema
 from ninja.pagination import LimitOffsetPagination
 from pydantic import PlainValidator, WithJsonSchema
 
-from bots.schemas import Id
+from bots.schemas import Id, Text
 from trades.models import Trade
 from trades.selectors import ORDERINGS
 
@@ -44,7 +44,7 @@ class TradeFilters(Schema):
     start: Moment | None = Field(None, description="Placed at or after (a date means from that day's start, UTC)")
     end: Moment | None = Field(None, description="Placed at or before (a date means to that day's end, UTC)")
     bot_id: Id | None = None
-    symbol: Annotated[str, Field(min_length=1, max_length=16)] | None = None
+    symbol: Annotated[Text, Field(min_length=1, max_length=16)] | None = None
     type: Literal["buy", "sell"] | None = None
     status: Literal["pending", "filled", "cancelled", "failed"] | None = None
 

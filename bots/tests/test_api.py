@@ -82,6 +82,13 @@ def test_malformed_bodies_are_422_never_500(client, body):
     assert isinstance(response.json()["detail"], list)
 
 
+def test_nul_characters_are_field_errors_on_every_database(client):
+    response = client.post("/bots", json=dict(DESIGN_CONFIG, name="Momentum\x00Bot"))
+    assert response.status_code == 422 and fields(response) == {"name"}
+    response = client.post("/broker-accounts", json={"name": "a\x00b", "api_key": "\x00"})
+    assert response.status_code == 422 and fields(response) == {"name", "api_key"}
+
+
 def test_a_duplicate_name_is_a_field_error(client, user):
     BotFactory(owner=user, name="Momentum Bot")
     response = client.post("/bots", json=DESIGN_CONFIG)

@@ -62,6 +62,7 @@ def test_filters_ordering_and_pagination(client, user):
     assert page["count"] == 3 and [p["id"] for p in page["items"]] == [elsewhere.pk]
     assert client.get("/positions?ordering=owner").status_code == 422
     assert client.get("/positions?is_open=maybe").status_code == 422
+    assert client.get("/positions?symbol=A%00").status_code == 422
 
 
 def test_only_the_callers_positions(client, user):

@@ -204,3 +204,16 @@ def test_a_cache_that_is_down_does_not_take_the_api_down(monkeypatch):
     monkeypatch.setattr(throttle.default_cache, "add", down)
     client = api_client(UserFactory())
     assert [client.get("/bots").status_code for _ in range(3)] == [200, 200, 200]
+
+
+def test_a_value_the_database_refuses_is_a_422_not_a_500(monkeypatch):
+    from django.db import DataError
+
+    from bots import selectors
+
+    def refuse(**kwargs):
+        raise DataError("value out of range")
+
+    monkeypatch.setattr(selectors, "bot_list", refuse)
+    response = api_client(UserFactory()).get("/bots")
+    assert response.status_code == 422 and response.json()["detail"][0]["field"] == "__all__"

@@ -134,6 +134,7 @@ def test_ordering(client, user):
         ("ordering=password", "ordering"),
         ("bot_id=abc", "bot_id"),
         ("bot_id=0", "bot_id"),
+        ("symbol=A%00B", "symbol"),
     ],
 )
 def test_bad_filters_are_422_with_the_field(client, query, field):
