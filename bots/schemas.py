@@ -2,6 +2,7 @@
 an output never accepts a field by accident, an input never leaks one."""
 
 from datetime import datetime
+from decimal import Decimal
 from typing import Annotated, Any, Literal
 
 from ninja import ModelSchema, Schema
@@ -42,6 +43,8 @@ class BotIn(BotConfig):
 class BotOut(ModelSchema):
     id: int
     broker_account_id: int
+    # As stored (cents), also straight after a create, before the row is read back.
+    capital: Annotated[Decimal, AfterValidator(lambda value: value.quantize(Decimal("0.01")))]
     # JSON columns, typed as what BotConfig stores in them.
     symbols: list[str]
     indicators: dict[str, dict[str, Any]]
@@ -51,7 +54,7 @@ class BotOut(ModelSchema):
         model = Bot
         fields = [
             "name", "status", "status_reason", "paused_until_reset", "paused_at",
-            "capital", "trading_frequency", "signal_mode", "timeframe",
+            "trading_frequency", "signal_mode", "timeframe",
             "start_hour", "start_minute", "end_hour", "end_minute",
             "last_tick_at", "created_at", "updated_at",
         ]  # fmt: skip

@@ -2,6 +2,7 @@
 
 Errors are one of:
 - 401 {"detail": "Unauthorized"}: no valid session or bearer token;
+- 403 {"detail": ...}: a session request that changes something without its CSRF token;
 - 404 {"detail": ...}: no such object, or another user's;
 - 409 {"detail": reason}: a change impossible in the current state;
 - 422 {"detail": [{"field": "indicators.MACD.slow", "message": ...}, ...]}: every failing field;

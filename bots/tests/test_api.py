@@ -37,6 +37,7 @@ def test_the_designs_configuration_is_accepted_verbatim(client, user):
     bot = Bot.objects.get(pk=body["id"])
     assert bot.owner == user and bot.config().symbols == ["AAPL", "MSFT", "GOOGL"]
     assert body["status"] == "stopped" and body["created_at"] and body["updated_at"]
+    assert body["capital"] == "10000.00" == client.get(f"/bots/{bot.pk}").json()["capital"]
     assert body["indicators"]["MACD"] == {"fast": 12, "slow": 26, "signal": 9}
     assert body["risk_management"]["stop_loss"] == "0.02"  # fractions and money travel as decimal strings
     assert body["broker_account_id"] == BrokerAccount.objects.get(owner=user, is_default=True).pk
