@@ -9,7 +9,7 @@ from django.http import Http404
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from ninja import Field, Query, Router, Schema
-from pydantic import ValidationError, field_validator
+from pydantic import PlainValidator, ValidationError, WithJsonSchema
 
 from bots import selectors
 from bots.config import SYMBOL_RE
@@ -42,19 +42,22 @@ def market_status(request, broker_account_id: Id | None = None):
     return market_status_for(_account(request, broker_account_id), timezone.now())
 
 
-def _indicator_params(value: str | None) -> dict[str, Params]:
+def _indicators(value) -> dict[str, Params]:
     """'RSI,MACD' (default parameters) or the bot configuration's JSON form, '{"SMA": {"period": 50}}'."""
     if not value:
         return {}
-    if value.lstrip().startswith("{"):
+    text = str(value)
+    if len(text) > 2000:
+        raise ValueError("is too long (2000 characters at most)")
+    if text.lstrip().startswith("{"):
         try:
-            requested = json.loads(value)
-        except ValueError:
+            requested = json.loads(text)
+        except (ValueError, RecursionError):
             raise ValueError("is neither a comma-separated list of names nor a JSON object") from None
         if not isinstance(requested, dict):
             raise ValueError("must be a JSON object of indicator parameters")
     else:
-        requested = {name.strip().upper(): {} for name in value.split(",") if name.strip()}
+        requested = {name.strip().upper(): {} for name in text.split(",") if name.strip()}
     params = {}
     for name, raw in requested.items():
         if name not in REGISTRY:
@@ -67,19 +70,21 @@ def _indicator_params(value: str | None) -> dict[str, Params]:
     return params
 
 
+Indicators = Annotated[
+    dict[str, Params],
+    PlainValidator(_indicators),
+    WithJsonSchema({"type": "string", "maxLength": 2000}),
+]
+
+
 class MarketDataQuery(Schema):
     timeframe: Literal[tuple(TIMEFRAMES)] = "1Min"  # type: ignore[valid-type]
     limit: int = Field(100, ge=1, le=1000)
-    indicators: Annotated[str, Field(max_length=2000)] | None = Field(
-        None, description='Indicators to compute: "RSI,MACD" (default parameters) or {"SMA": {"period": 50}}'
+    indicators: Indicators = Field(
+        default_factory=dict,
+        description='Indicators to compute: "RSI,MACD" (default parameters) or {"SMA": {"period": 50}}',
     )
     broker_account_id: Id | None = None
-
-    @field_validator("indicators")
-    @classmethod
-    def _known_indicators(cls, value: str | None) -> str | None:
-        _indicator_params(value)
-        return value
 
 
 class BarOut(Schema):
@@ -119,7 +124,7 @@ def market_data(request, symbol: Symbol, query: Query[MarketDataQuery]):
         symbol=symbol.upper(),
         timeframe=query.timeframe,
         limit=query.limit,
-        indicators=_indicator_params(query.indicators),
+        indicators=query.indicators,
     )
     if snapshot is None:
         raise Http404(f"no {query.timeframe} bars for {symbol.upper()}")

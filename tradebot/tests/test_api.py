@@ -164,6 +164,7 @@ def test_market_data_takes_the_configurations_indicator_form():
         ('/market-data/AAPL?indicators={"RSI": {"period": -1}}', "indicators"),
         ("/market-data/AAPL?indicators={broken", "indicators"),
         ("/market-data/AAPL?indicators=[1]", "indicators"),
+        ('/market-data/AAPL?indicators={"a":' + "[" * 1990, "indicators"),
     ],
 )
 def test_market_data_rejects_bad_input(url, field):
