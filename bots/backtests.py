@@ -37,6 +37,7 @@ MAX_STORED_TRADES = 20_000
 CURVE_POINTS = 2000
 # The page polls every second; writing progress more often would only load the database.
 PROGRESS_EVERY_SECONDS = 0.5
+CENT = Decimal("0.01")
 COMMISSION_STEP = Decimal("0.0001")
 SLIPPAGE_STEP = Decimal("0.000001")
 
@@ -78,9 +79,10 @@ def backtest_create(
         timeframe=run_config.timeframe,
         start=start,
         end=end,
-        capital=run_config.capital,
-        slippage=slippage,
-        commission=commission,
+        # As the columns store them, so this instance reads like the row.
+        capital=run_config.capital.quantize(CENT),
+        slippage=slippage.quantize(SLIPPAGE_STEP),
+        commission=commission.quantize(COMMISSION_STEP),
     )
     from bots.tasks import run_backtest as run_backtest_task  # bots.tasks imports this module
 
