@@ -4,8 +4,8 @@ GET /api/bots, GET /api/trades?limit=50 and GET /api/trades/stats for one user w
 --trades trades, in a throwaway copy of the configured database (PostgreSQL with DATABASE_URL).
 Requests go through the whole Django stack (middleware, bearer token auth, rate limiting, the
 handlers, JSON rendering) in-process, without a network hop. The query counts are measured on a
-tenth of the data first, then on all of it: they must not grow with the data. The statistics' drawdown
-and Sharpe ratio are cached until the closed trades change; the last line times that recomputation.
+tenth of the data first, then on all of it: they must not grow with the data. The statistics are cached
+until the user's trades change; the last line times their recomputation after a new trade.
 """
 
 import random
@@ -54,7 +54,7 @@ def run(out, *, bots: int, trades: int, requests: int, **_) -> None:
             )
         ms, counts = cold_stats(client, owner, ids, max(requests // 10, 5))
         out.write(
-            f"GET /api/trades/stats right after a new closed trade (drawdown and Sharpe recomputed): "
+            f"GET /api/trades/stats right after a new closed trade (recomputed): "
             f"p50 {percentile(ms, 50):.1f} ms, p95 {percentile(ms, 95):.1f} ms; queries per request {sorted(counts)}"
         )
 

@@ -271,7 +271,7 @@ def test_export_needs_authentication():
     assert response.status_code == 401
 
 
-def test_stats_follow_new_trades_and_cost_two_queries_when_nothing_changed(client, user):
+def test_stats_follow_every_change_and_are_cached_while_nothing_changes(client, user):
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
@@ -280,10 +280,17 @@ def test_stats_follow_new_trades_and_cost_two_queries_when_nothing_changed(clien
     assert Decimal(client.get("/trades/stats").json()["max_drawdown"]) == 30
     with CaptureQueriesContext(connection) as unchanged:
         client.get("/trades/stats")
-    assert len(unchanged) == 2  # the token and the aggregate: the drawdown and Sharpe ratio are cached
-    sell(bot, "-20", at(5))
+    assert len(unchanged) == 3  # the token and two counts: nothing changed, nothing recomputed
+    sell(bot, "-20", at(5))  # a new closed trade
+    assert Decimal(client.get("/trades/stats").json()["max_drawdown"]) == 50
+    pending = TradeFactory(bot=bot, type="sell", status="pending", timestamp=at(6))
+    assert client.get("/trades/stats").json()["count"] == 2
+    Trade.objects.filter(pk=pending.pk).update(status="filled", profit_loss=Decimal("70"), filled_at=at(6))  # it settles
     stats = client.get("/trades/stats").json()
-    assert Decimal(stats["max_drawdown"]) == 50 and stats["sharpe_ratio"] is not None
+    assert stats["count"] == 3 and Decimal(stats["total_pnl"]) == 20 and Decimal(stats["max_drawdown"]) == 50
+    assert client.get(f"/trades/stats?bot_id={bot.pk}").json()["count"] == 3
+    Trade.objects.filter(bot=bot).update(bot=None)  # what deleting the bot does to its trades
+    assert client.get(f"/trades/stats?bot_id={bot.pk}").json()["count"] == 0
 
 
 def test_stats_survive_a_cache_that_is_down(client, user, monkeypatch):
