@@ -10,10 +10,9 @@ from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 
-from bots import services
+from bots import selectors, services
 from bots.forms import BotForm, BrokerAccountForm
 from bots.models import Bot, BrokerAccount
-from bots.views import bots_with_stats
 from tradebot.errors import Conflict, Invalid
 
 RECENT_TICKS = 20
@@ -112,7 +111,7 @@ class BotAdmin(OwnedAdmin):
     ]
 
     def get_queryset(self, request):
-        return bots_with_stats(super().get_queryset(request))
+        return selectors.bots_with_stats(super().get_queryset(request))
 
     def get_form(self, request, obj=None, **kwargs):
         form = super().get_form(request, obj, **kwargs)

@@ -6,7 +6,8 @@ from datetime import datetime
 from decimal import Decimal
 
 import numpy as np
-from django.db.models import Count, DecimalField, F, Q, Sum
+from django.db.models import Count, DecimalField, F, OuterRef, Q, QuerySet, Subquery, Sum, Value
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from bots.connections import market_for, recent_bars
@@ -23,6 +24,34 @@ ZERO = Decimal(0)
 
 def bot_list(*, user):
     return Bot.objects.for_user(user).order_by("name", "id")
+
+
+def bots_with_stats(bots: QuerySet, *, now: datetime | None = None) -> QuerySet:
+    """Bots annotated with open positions, their value and today's P&L, in one query (no N+1).
+
+    "Today" is the exchange's calendar day, and P&L today counts realized gains of today plus the
+    open positions' unrealized P&L: the figure the daily loss limit watches.
+    """
+    money = DecimalField(max_digits=20, decimal_places=6)
+    zero = Value(Decimal(0), output_field=money)
+
+    def per_bot(rows: QuerySet, total) -> Subquery:
+        return Coalesce(Subquery(rows.values("bot").annotate(total=total).values("total"), output_field=money), zero)
+
+    open_positions = Position.objects.filter(bot=OuterRef("pk"), is_open=True)
+    sells_today = Trade.objects.filter(
+        bot=OuterRef("pk"),
+        type=Trade.Type.SELL,
+        status=Trade.Status.FILLED,
+        filled_at__gte=session_day_start(now or timezone.now()),
+    )
+    return bots.annotate(
+        open_positions=Coalesce(Subquery(open_positions.values("bot").annotate(n=Count("id")).values("n")), 0),
+        open_value=per_bot(open_positions, Sum(F("current_price") * F("quantity"), output_field=money)),
+        unrealized_pnl=per_bot(open_positions, Sum("unrealized_pnl")),
+        realized_pnl_today=per_bot(sells_today, Sum("profit_loss")),
+        pnl_today=F("realized_pnl_today") + F("unrealized_pnl"),
+    )
 
 
 def broker_account_list(*, user):

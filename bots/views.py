@@ -1,15 +1,10 @@
 """Dashboard pages for bots. Thin: parse input, call one service, render (a partial for HTMX)."""
 
-from datetime import datetime
-from decimal import Decimal
-
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.db.models import Count, DecimalField, F, OuterRef, QuerySet, Subquery, Sum, Value
-from django.db.models.functions import Coalesce
+from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.utils import timezone
 from django.utils.text import slugify
 from django.views.decorators.http import require_POST
 
@@ -17,7 +12,6 @@ from bots import selectors, services
 from bots.forms import BotForm
 from bots.maintenance import market_status_now
 from bots.models import Bot
-from bots.ticks import session_day_start
 from positions.models import Position
 from tradebot.errors import Conflict, Invalid
 from trades.models import Trade
@@ -34,40 +28,12 @@ NEW_BOT_EXAMPLE = {
 }
 
 
-def bots_with_stats(bots: QuerySet, *, now: datetime | None = None) -> QuerySet:
-    """Bots annotated with open positions, their value and today's P&L, in one query (no N+1).
-
-    "Today" is the exchange's calendar day, and P&L today counts realized gains of today plus the
-    open positions' unrealized P&L: the figure the daily loss limit watches.
-    """
-    money = DecimalField(max_digits=20, decimal_places=6)
-    zero = Value(Decimal(0), output_field=money)
-
-    def per_bot(rows: QuerySet, total) -> Subquery:
-        return Coalesce(Subquery(rows.values("bot").annotate(total=total).values("total"), output_field=money), zero)
-
-    open_positions = Position.objects.filter(bot=OuterRef("pk"), is_open=True)
-    sells_today = Trade.objects.filter(
-        bot=OuterRef("pk"),
-        type=Trade.Type.SELL,
-        status=Trade.Status.FILLED,
-        filled_at__gte=session_day_start(now or timezone.now()),
-    )
-    return bots.annotate(
-        open_positions=Coalesce(Subquery(open_positions.values("bot").annotate(n=Count("id")).values("n")), 0),
-        open_value=per_bot(open_positions, Sum(F("current_price") * F("quantity"), output_field=money)),
-        unrealized_pnl=per_bot(open_positions, Sum("unrealized_pnl")),
-        realized_pnl_today=per_bot(sells_today, Sum("profit_loss")),
-        pnl_today=F("realized_pnl_today") + F("unrealized_pnl"),
-    )
-
-
 def _bot_for_user(request: HttpRequest, pk: int) -> Bot:
     return get_object_or_404(Bot.objects.for_user(request.user).select_related("broker_account"), pk=pk)
 
 
 def _bot_list(request: HttpRequest) -> QuerySet:
-    return bots_with_stats(Bot.objects.for_user(request.user).select_related("broker_account"))
+    return selectors.bots_with_stats(Bot.objects.for_user(request.user).select_related("broker_account"))
 
 
 @login_required
