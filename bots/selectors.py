@@ -2,7 +2,7 @@
 pages share these)."""
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 import numpy as np
@@ -18,6 +18,7 @@ from bots.models import Bot, BrokerAccount
 from bots.ticks import session_day_start
 from positions.models import Position
 from trades.models import Trade
+from trades.selectors import trade_stats
 
 ZERO = Decimal(0)
 
@@ -76,8 +77,14 @@ class Summary:
     win_rate_pct: float | None
 
 
+# Market orders fill within seconds; a trade filled today was placed in the last few days. Bounding
+# the placement time lets "today" use the (owner, timestamp) index instead of reading every trade.
+FILL_DELAY_BOUND = timedelta(days=7)
+
+
 def summary(*, user, now: datetime | None = None) -> Summary:
-    """Three aggregate queries, whatever the number of bots, positions and trades."""
+    """A handful of queries whatever the number of bots, positions and trades: the all-time figures
+    come from trade_stats(), cached until the user's trades change."""
     today = session_day_start(now or timezone.now())
     counts = dict(Bot.objects.for_user(user).order_by().values_list("status").annotate(n=Count("id")))
     by_status = {status: counts.get(status, 0) for status in Bot.Status.values}
@@ -88,27 +95,25 @@ def summary(*, user, now: datetime | None = None) -> Summary:
         value=Sum(F("current_price") * F("quantity"), output_field=money),
         unrealized=Sum("unrealized_pnl"),
     )
-    realized = Q(type=Trade.Type.SELL, profit_loss__isnull=False)
-    trades = Trade.objects.for_user(user).filter(status=Trade.Status.FILLED).aggregate(
-        today=Count("id", filter=Q(filled_at__gte=today)),
-        realized_today=Sum("profit_loss", filter=realized & Q(filled_at__gte=today)),
-        realized_total=Sum("profit_loss", filter=realized),
-        closed=Count("id", filter=realized),
-        wins=Count("id", filter=realized & Q(profit_loss__gt=0)),
+    all_time = trade_stats(Trade.objects.for_user(user))
+    filled_today = Trade.objects.for_user(user).filter(
+        status=Trade.Status.FILLED, timestamp__gte=today - FILL_DELAY_BOUND, filled_at__gte=today
+    )
+    today_row = filled_today.aggregate(
+        count=Count("id"), realized=Sum("profit_loss", filter=Q(type=Trade.Type.SELL))
     )
     unrealized = positions["unrealized"] or ZERO
-    realized_total = trades["realized_total"] or ZERO
     return Summary(
         bots_by_status=by_status,
         bots_total=sum(by_status.values()),
         open_positions=positions["count"],
         open_positions_value=positions["value"] or ZERO,
         unrealized_pnl=unrealized,
-        realized_pnl_today=trades["realized_today"] or ZERO,
-        realized_pnl_total=realized_total,
-        total_pnl=realized_total + unrealized,
-        trades_today=trades["today"],
-        win_rate_pct=100.0 * trades["wins"] / trades["closed"] if trades["closed"] else None,
+        realized_pnl_today=today_row["realized"] or ZERO,
+        realized_pnl_total=all_time.total_pnl,
+        total_pnl=all_time.total_pnl + unrealized,
+        trades_today=today_row["count"],
+        win_rate_pct=all_time.win_rate_pct,
     )
 
 

@@ -185,6 +185,7 @@ def test_summary_counts_the_callers_numbers():
     TradeFactory(bot=bot, type="sell", profit_loss=Decimal("40"), filled_at=now)
     TradeFactory(bot=bot, type="sell", profit_loss=Decimal("-10"), filled_at=now - timezone.timedelta(days=3))
     TradeFactory(bot=bot, type="buy", filled_at=now)
+    TradeFactory(bot=bot, type="buy", timestamp=now - timezone.timedelta(days=2), filled_at=now)  # a slow fill
     PositionFactory()  # someone else's
     body = api_client(user).get("/summary").json()
     assert body["bots_by_status"] == {"stopped": 1, "running": 1, "paused": 0, "error": 0} and body["bots_total"] == 2
@@ -192,7 +193,7 @@ def test_summary_counts_the_callers_numbers():
     assert Decimal(body["unrealized_pnl"]) == 100
     assert Decimal(body["realized_pnl_today"]) == 40 and Decimal(body["realized_pnl_total"]) == 30
     assert Decimal(body["total_pnl"]) == 130
-    assert body["trades_today"] == 2 and body["win_rate_pct"] == 50.0
+    assert body["trades_today"] == 3 and body["win_rate_pct"] == 50.0
 
 
 @override_settings(TRADEBOT_API_RATE="1/minute")
