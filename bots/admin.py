@@ -22,9 +22,11 @@ EXCHANGE_TZ = ZoneInfo(settings.EXCHANGE_TIME_ZONE)
 class OwnedAdmin(admin.ModelAdmin):
     """Rows are filtered by owner, and so are the choices of every foreign key to an owned model.
 
-    A service may still refuse a change the form accepted (a concurrent edit, an open position):
-    the admin then shows its message and saves nothing (the admin's views run in a transaction).
+    A service may still refuse a change the form accepted (a duplicate name, an open position): the
+    form comes back with the refusal on its field and the input kept, and nothing is saved.
     """
+
+    conflict_field = "__all__"  # the form field a service's Conflict is about
 
     def get_queryset(self, request):
         rows = super().get_queryset(request)
@@ -36,12 +38,21 @@ class OwnedAdmin(admin.ModelAdmin):
             kwargs["queryset"] = related._default_manager.filter(owner=request.user)
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
+    def get_form(self, request, obj=None, **kwargs):
+        form = super().get_form(request, obj, **kwargs)
+        # The admin instantiates the form itself: a refusal to show goes on the class.
+        return type(form.__name__, (form,), {"service_errors": getattr(request, "service_errors", ())})
+
     def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
         try:
             return super().changeform_view(request, object_id, form_url, extra_context)
-        except (Conflict, Invalid) as exc:
-            self.message_user(request, str(exc), messages.ERROR)
-            return HttpResponseRedirect(request.get_full_path())
+        except Invalid as exc:
+            request.service_errors = exc.errors
+        except Conflict as exc:
+            request.service_errors = [{"field": self.conflict_field, "message": str(exc)}]
+        # The admin rolled the save back. It re-renders only an invalid form, so it validates the same
+        # input again with the refusal added: the page shows it on its field, with everything typed kept.
+        return super().changeform_view(request, object_id, form_url, extra_context)
 
     def delete_view(self, request, object_id, extra_context=None):
         try:
@@ -93,6 +104,7 @@ def stop_bots(modeladmin, request, queryset):
 @admin.register(Bot)
 class BotAdmin(OwnedAdmin):
     form = BotForm
+    conflict_field = "broker_account"  # bot_update refuses moving a bot that holds positions
     list_display = [
         "name", "status_badge", "capital", "open_positions", "pnl_today", "broker_account", "timeframe", "last_tick_at",
     ]
@@ -115,7 +127,7 @@ class BotAdmin(OwnedAdmin):
 
     def get_form(self, request, obj=None, **kwargs):
         form = super().get_form(request, obj, **kwargs)
-        # The admin instantiates the form itself: a new bot belongs to whoever creates it.
+        # A new bot belongs to whoever creates it.
         return type(form.__name__, (form,), {"default_owner": request.user})
 
     def save_model(self, request, obj, form, change):
@@ -166,35 +178,29 @@ def _decisions_text(decisions: list[dict]) -> str:
 @admin.register(BrokerAccount)
 class BrokerAccountAdmin(OwnedAdmin):
     form = BrokerAccountForm
+    conflict_field = "paper"  # broker_account_update refuses switching paper/live under open positions
     list_display = ["name", "kind", "mode", "credentials", "is_default", "created_at"]
     list_filter = ["kind", "paper"]
     search_fields = ["name"]
-    readonly_fields = ["credentials", "is_default"]
+    fields = [
+        "name", "kind", "paper", "confirm_live", "api_key", "secret_key", "credentials", "base_url", "data_url",
+        "sim_slippage", "sim_commission", "is_default",
+    ]
+    # What the services take from the form; `kind` only on creation.
+    service_fields = [
+        "name", "paper", "api_key", "secret_key", "base_url", "data_url", "sim_slippage", "sim_commission", "confirm_live",
+    ]
 
-    def get_fields(self, request, obj=None):
-        fields = ["name", "kind", "paper", "confirm_live", "api_key", "secret_key", "credentials", "base_url", "data_url"]
-        # Simulated costs are set after creation: the creating service takes the trading settings only.
-        return fields + ["sim_slippage", "sim_commission", "is_default"] if obj else fields
+    def get_readonly_fields(self, request, obj=None):
+        # An account's kind is fixed: its bots' positions are held at that broker.
+        return ["credentials", "is_default", *(["kind"] if obj else [])]
 
     def save_model(self, request, obj, form, change):
-        data = form.cleaned_data
+        values = {name: form.cleaned_data[name] for name in self.service_fields}
         if change:
-            if data["api_key"] or data["secret_key"]:
-                obj.set_credentials(data["api_key"], data["secret_key"])
-            obj.save()
-            return
-        saved = services.broker_account_create(
-            owner=request.user,
-            name=data["name"],
-            kind=data["kind"],
-            paper=data["paper"],
-            api_key=data["api_key"],
-            secret_key=data["secret_key"],
-            base_url=data["base_url"],
-            data_url=data["data_url"],
-            confirm_live=data["confirm_live"],
-        )
-        _became_saved(obj, saved)
+            services.broker_account_update(account=obj, **values)
+        else:
+            _became_saved(obj, services.broker_account_create(owner=request.user, kind=form.cleaned_data["kind"], **values))
 
     def delete_model(self, request, obj):
         services.broker_account_delete(account=obj)

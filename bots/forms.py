@@ -38,7 +38,38 @@ class SymbolsField(forms.CharField):
         return [symbol for symbol in re.split(r"[\s,]+", super().to_python(value)) if symbol]
 
 
-class BotForm(forms.ModelForm):
+class ServiceModelForm(forms.ModelForm):
+    """A form for a model that only the services change: it parses input, the service validates and saves,
+    and what the service refuses lands on the form's fields."""
+
+    # A refusal the service already gave for this same input: the admin validates the input again with it
+    # (see OwnedAdmin.changeform_view), as it only re-renders a form that is invalid.
+    service_errors: list[dict] | tuple = ()
+
+    def _post_clean(self):
+        # ModelForm would copy the values onto the instance here; a service handed that instance could not
+        # see what changed (moving a bot to another broker account, switching an account between paper and
+        # live: both refused while positions are open).
+        self.add_service_errors(self.service_errors)
+
+    def add_service_errors(self, errors: list[dict]) -> None:
+        """Put each {field, message} from the schema or a service on the form field it is about.
+
+        A nested path keeps its full name in the message (`indicators.MACD.slow: must be greater
+        than fast (12)`). A field that could not even be parsed keeps that error alone (the schema
+        would only add "field required").
+        """
+        unparsed = set(self.errors)
+        for error in errors:
+            path = error["field"].removesuffix("_id")
+            name = path.split(".")[0]
+            if name in unparsed:
+                continue
+            message = error["message"] if path in (name, "__all__") else f"{path}: {error['message']}"
+            self.add_error(name if name in self.fields else None, message)
+
+
+class BotForm(ServiceModelForm):
     symbols = SymbolsField(help_text="Tickers separated by commas or spaces, e.g. AAPL, MSFT")
     indicators = PrettyJSONField(help_text='e.g. {"RSI": {"period": 14, "oversold": 30, "overbought": 70}}')
     risk_management = PrettyJSONField(
@@ -79,30 +110,8 @@ class BotForm(forms.ModelForm):
             self.add_service_errors(exc.errors)
         return cleaned
 
-    def _post_clean(self):
-        # The schema above is the validation and the services change the bot. ModelForm would copy
-        # the values onto the instance here; a service handed that instance could not see what
-        # changed (moving to another broker account must be refused while positions are open).
-        pass
 
-    def add_service_errors(self, errors: list[dict]) -> None:
-        """Put each {field, message} from the schema or a service on the form field it is about.
-
-        A nested path keeps its full name in the message (`indicators.MACD.slow: must be greater
-        than fast (12)`). A field that could not even be parsed keeps that error alone (the schema
-        would only add "field required").
-        """
-        unparsed = set(self.errors)
-        for error in errors:
-            path = error["field"].removesuffix("_id")
-            name = path.split(".")[0]
-            if name in unparsed:
-                continue
-            message = error["message"] if path in (name, "__all__") else f"{path}: {error['message']}"
-            self.add_error(name if name in self.fields else None, message)
-
-
-class BrokerAccountForm(forms.ModelForm):
+class BrokerAccountForm(ServiceModelForm):
     """Secrets are write-only: never sent back to the browser; left blank on edit, the saved ones stay."""
 
     api_key = forms.CharField(required=False, strip=True, widget=forms.PasswordInput(render_value=False))
@@ -116,18 +125,3 @@ class BrokerAccountForm(forms.ModelForm):
     class Meta:
         model = BrokerAccount
         fields = ["name", "kind", "paper", "base_url", "data_url", "sim_slippage", "sim_commission"]
-
-    def clean(self):
-        cleaned = super().clean()
-        # Checked on every save that leaves the account live, not only on creation: switching a paper
-        # account to live is the same decision.
-        if cleaned.get("paper") is False and not cleaned.get("confirm_live"):
-            self.add_error("confirm_live", "a live account trades real money: confirm it explicitly")
-        if bool(cleaned.get("api_key")) != bool(cleaned.get("secret_key")):
-            self.add_error("secret_key", "enter both the API key and the secret key, or neither to keep the saved ones")
-        return cleaned
-
-    def add_service_errors(self, errors: list[dict]) -> None:
-        for error in errors:
-            name = error["field"] if error["field"] in self.fields else None
-            self.add_error(name, error["message"])

@@ -1,6 +1,7 @@
 """Bots and broker accounts: every state change goes through here (views, API, admin, commands, tasks)."""
 
 import json
+from decimal import Decimal
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
@@ -147,6 +148,7 @@ def status_payload(bot: Bot) -> dict:
     return {"id": bot.pk, "name": bot.name, "status": bot.status, "status_reason": bot.status_reason}
 
 
+@transaction.atomic
 def broker_account_create(
     *,
     owner,
@@ -157,29 +159,89 @@ def broker_account_create(
     secret_key: str = "",
     base_url: str = "",
     data_url: str = "",
+    sim_slippage: Decimal | None = None,
+    sim_commission: Decimal | None = None,
     confirm_live: bool = False,
 ) -> BrokerAccount:
-    errors = []
-    if kind not in BrokerAccount.Kind.values:
-        errors.append({"field": "kind", "message": f"must be one of {', '.join(BrokerAccount.Kind.values)}"})
-    if kind == BrokerAccount.Kind.SIM and not paper:
-        errors.append({"field": "paper", "message": "the simulated broker only trades on paper"})
-    if kind == BrokerAccount.Kind.ALPACA and not (api_key and secret_key):
-        errors.append({"field": "api_key", "message": "an Alpaca account needs an API key and a secret key"})
-    if not paper and not confirm_live:
-        errors.append({"field": "confirm_live", "message": "a live account trades real money: confirm it explicitly"})
-    if BrokerAccount.objects.filter(owner=owner, name=name).exists():
-        errors.append({"field": "name", "message": f"you already have a broker account named {name!r}"})
+    """Simulated costs left out take the model's defaults."""
+    account = BrokerAccount(owner=owner, name=name, kind=kind, paper=paper, base_url=base_url, data_url=data_url)
+    _set_costs(account, sim_slippage, sim_commission)
+    return _broker_account_save(account, api_key=api_key, secret_key=secret_key, confirm_live=confirm_live)
+
+
+@transaction.atomic
+def broker_account_update(
+    *,
+    account: BrokerAccount,
+    name: str | None = None,
+    paper: bool | None = None,
+    api_key: str = "",
+    secret_key: str = "",
+    base_url: str | None = None,
+    data_url: str | None = None,
+    sim_slippage: Decimal | None = None,
+    sim_commission: Decimal | None = None,
+    confirm_live: bool = False,
+) -> BrokerAccount:
+    """Change what is given (None keeps a setting); blank keys keep the stored secrets. The kind is fixed."""
+    if paper is not None and paper != account.paper and account.bots.filter(positions__is_open=True).exists():
+        # The positions are held at the other endpoint: the bots could no longer sell them.
+        raise Conflict("close the open positions of this account's bots before switching between paper and live")
+    for field, value in {"name": name, "paper": paper, "base_url": base_url, "data_url": data_url}.items():
+        if value is not None:
+            setattr(account, field, value)
+    _set_costs(account, sim_slippage, sim_commission)
+    return _broker_account_save(account, api_key=api_key, secret_key=secret_key, confirm_live=confirm_live)
+
+
+def _set_costs(account: BrokerAccount, slippage: Decimal | None, commission: Decimal | None) -> None:
+    if slippage is not None:
+        account.sim_slippage = slippage
+    if commission is not None:
+        account.sim_commission = commission
+
+
+def _broker_account_save(account: BrokerAccount, *, api_key: str, secret_key: str, confirm_live: bool) -> BrokerAccount:
+    """Validate the account as it would be saved (creating or changing it), then save it, secrets encrypted."""
+    errors = _broker_account_errors(account, api_key=api_key, secret_key=secret_key, confirm_live=confirm_live)
     if errors:
         raise Invalid(errors)
-    account = BrokerAccount(owner=owner, name=name, kind=kind, paper=paper, base_url=base_url, data_url=data_url)
-    account.set_credentials(api_key, secret_key)
-    try:
-        account.full_clean(exclude=["owner"])
-    except DjangoValidationError as exc:
-        raise Invalid([{"field": f, "message": " ".join(m)} for f, m in exc.message_dict.items()]) from None
+    if api_key:
+        account.set_credentials(api_key, secret_key)
     account.save()
     return account
+
+
+def _broker_account_errors(account: BrokerAccount, *, api_key: str, secret_key: str, confirm_live: bool) -> list[dict]:
+    """Every problem with the account as it would be saved, each on the field it is about."""
+    try:
+        # Field by field (kind, URLs, lengths, digits); this also turns the costs into Decimals.
+        account.full_clean(exclude=["owner"], validate_constraints=False)
+        errors = []
+    except DjangoValidationError as exc:
+        errors = [{"field": field, "message": " ".join(messages)} for field, messages in exc.message_dict.items()]
+    failed = {error["field"] for error in errors}
+    # The model's constraints and the rules of use, worded for people:
+    if bool(api_key) != bool(secret_key):
+        missing = "secret_key" if api_key else "api_key"
+        errors.append({"field": missing, "message": "enter both the API key and the secret key"})
+    elif account.kind == BrokerAccount.Kind.ALPACA and not (api_key or account.has_credentials):
+        errors.append({"field": "api_key", "message": "an Alpaca account needs an API key and a secret key"})
+    if account.kind == BrokerAccount.Kind.SIM and not account.paper:
+        errors.append({"field": "paper", "message": "the simulated broker only trades on paper"})
+    # Asked on every save that leaves the account live, not only when it becomes live: new keys or a
+    # new endpoint for a live account are the same decision.
+    if not account.paper and not confirm_live:
+        errors.append({"field": "confirm_live", "message": "a live account trades real money: confirm it explicitly"})
+    same_name = BrokerAccount.objects.filter(owner_id=account.owner_id, name=account.name).exclude(pk=account.pk)
+    if "name" not in failed and same_name.exists():
+        errors.append({"field": "name", "message": f"you already have a broker account named {account.name!r}"})
+    errors += [
+        {"field": costs, "message": "must not be negative"}
+        for costs in ("sim_slippage", "sim_commission")
+        if costs not in failed and getattr(account, costs) < 0
+    ]
+    return errors
 
 
 def broker_account_delete(*, account: BrokerAccount) -> None:

@@ -243,7 +243,7 @@ def test_blank_secrets_on_edit_keep_the_stored_ones(client, staff):
 
 def alpaca_account_data(**changes) -> dict:
     data = {"name": "Alpaca live", "kind": "alpaca", "api_key": "AKID", "secret_key": "SECRET",
-            "base_url": "", "data_url": "", "_save": "Save"}
+            "base_url": "", "data_url": "", "sim_slippage": "0", "sim_commission": "0", "_save": "Save"}
     data.update(changes)
     return data
 
@@ -277,3 +277,108 @@ def test_switching_an_account_to_live_needs_the_confirmation_too(client, staff):
     account.refresh_from_db()
     assert "confirm_live" in response.context["adminform"].form.errors
     assert account.paper
+
+
+def field_errors(response, name: str) -> list[str]:
+    return response.context["adminform"].form.errors.get(name, [])
+
+
+def test_a_duplicate_bot_name_is_an_error_on_the_name_field_with_the_input_kept(client, staff):
+    account = BrokerAccountFactory(owner=staff)
+    BotFactory(owner=staff, name="Admin bot", broker_account=account)
+
+    response = client.post(BOTS_ADD, bot_form_data(account, capital="7777", symbols="TSLA, NVDA"))
+
+    assert response.status_code == 200
+    assert field_errors(response, "name") == ["you already have a bot named 'Admin bot'"]
+    html = response.content.decode()
+    assert 'value="7777"' in html and "TSLA, NVDA" in html
+    assert not response.context["messages"]
+    assert Bot.objects.filter(owner=staff).count() == 1
+
+
+def test_renaming_a_bot_to_a_taken_name_is_an_error_on_the_name_field(client, staff):
+    BotFactory(owner=staff, name="Taken")
+    bot = BotFactory(owner=staff, name="Mine")
+
+    response = client.post(reverse("admin:bots_bot_change", args=[bot.pk]), bot_form_data(bot.broker_account, name="Taken"))
+
+    assert "already have a bot named" in field_errors(response, "name")[0]
+    bot.refresh_from_db()
+    assert bot.name == "Mine"
+
+
+def test_moving_a_bot_that_holds_positions_is_an_error_on_the_broker_account_field(client, staff):
+    bot = BotFactory(owner=staff)
+    PositionFactory(bot=bot)
+    other = BrokerAccountFactory(owner=staff, name="Other paper")
+
+    response = client.post(reverse("admin:bots_bot_change", args=[bot.pk]), bot_form_data(other, name=bot.name, capital="4321"))
+
+    assert "close the bot's open positions" in field_errors(response, "broker_account")[0]
+    assert 'value="4321"' in response.content.decode()
+    bot.refresh_from_db()
+    assert bot.broker_account_id != other.pk and bot.capital != 4321
+
+
+def test_a_new_account_with_only_one_key_is_an_error_on_the_missing_one(client, staff):
+    response = client.post(ACCOUNTS_ADD, alpaca_account_data(secret_key="", paper="on"))
+
+    assert field_errors(response, "secret_key") == ["enter both the API key and the secret key"]
+    assert not BrokerAccount.objects.filter(name="Alpaca live").exists()
+
+
+def test_a_new_account_takes_its_simulated_costs(client, staff):
+    data = {"name": "Costly sim", "kind": "sim", "paper": "on", "base_url": "", "data_url": "",
+            "sim_slippage": "0.001", "sim_commission": "1.5", "_save": "Save"}
+
+    assert client.post(ACCOUNTS_ADD, data).status_code == 302
+
+    account = BrokerAccount.objects.get(name="Costly sim")
+    assert (account.owner, str(account.sim_slippage), str(account.sim_commission)) == (staff, "0.001000", "1.5000")
+
+
+def account_change_data(account, **changes) -> dict:
+    data = {"name": account.name, "paper": "on", "api_key": "", "secret_key": "", "base_url": "", "data_url": "",
+            "sim_slippage": "0", "sim_commission": "0", "_save": "Save"}
+    data.update(changes)
+    return {key: value for key, value in data.items() if value is not None}
+
+
+def test_renaming_an_account_to_a_taken_name_is_an_error_on_the_name_field(client, staff):
+    BrokerAccountFactory(owner=staff, name="Taken")
+    account = BrokerAccountFactory(owner=staff, name="Mine")
+
+    response = client.post(
+        reverse("admin:bots_brokeraccount_change", args=[account.pk]), account_change_data(account, name="Taken", sim_commission="2")
+    )
+
+    assert "already have a broker account named" in field_errors(response, "name")[0]
+    assert 'value="2"' in response.content.decode()
+    account.refresh_from_db()
+    assert account.name == "Mine"
+
+
+def test_switching_an_account_whose_bots_hold_positions_to_live_is_an_error_on_paper(client, staff):
+    account = BrokerAccountFactory(owner=staff, kind="alpaca")
+    account.set_credentials("AKID", "SECRET")
+    account.save()
+    PositionFactory(bot=BotFactory(owner=staff, broker_account=account))
+
+    response = client.post(
+        reverse("admin:bots_brokeraccount_change", args=[account.pk]), account_change_data(account, paper=None, confirm_live="on")
+    )
+
+    assert "close the open positions" in field_errors(response, "paper")[0]
+    account.refresh_from_db()
+    assert account.paper
+
+
+def test_an_accounts_kind_cannot_change(client, staff):
+    account = BrokerAccountFactory(owner=staff, kind="sim")
+
+    response = client.post(reverse("admin:bots_brokeraccount_change", args=[account.pk]), account_change_data(account, kind="alpaca"))
+
+    assert response.status_code == 302
+    account.refresh_from_db()
+    assert account.kind == "sim"

@@ -132,3 +132,103 @@ def test_a_bad_broker_url_is_a_field_error():
             owner=UserFactory(), name="x", kind="alpaca", api_key="k", secret_key="s", base_url="not a url"
         )
     assert caught.value.errors[0]["field"] == "base_url"
+
+
+def alpaca_account(owner=None, **changes) -> BrokerAccount:
+    data = {"name": "Alpaca", "kind": "alpaca", "api_key": "AKID", "secret_key": "SECRET", **changes}
+    return services.broker_account_create(owner=owner or UserFactory(), **data)
+
+
+def test_a_new_account_takes_simulated_costs_or_the_defaults():
+    owner = UserFactory()
+    priced = services.broker_account_create(
+        owner=owner, name="Costly", kind="sim", sim_slippage=Decimal("0.001"), sim_commission=Decimal("1.25")
+    )
+    plain = services.broker_account_create(owner=owner, name="Plain", kind="sim")
+
+    assert (priced.sim_slippage, priced.sim_commission) == (Decimal("0.001"), Decimal("1.25"))
+    assert (plain.sim_slippage, plain.sim_commission) == (Decimal("0.0005"), Decimal("0"))
+
+
+def test_negative_simulated_costs_are_field_errors():
+    with pytest.raises(Invalid) as caught:
+        services.broker_account_create(
+            owner=UserFactory(), name="x", kind="sim", sim_slippage=Decimal("-0.1"), sim_commission=Decimal("-1")
+        )
+    assert {e["field"] for e in caught.value.errors} == {"sim_slippage", "sim_commission"}
+
+
+def test_every_problem_of_a_new_account_is_reported_at_once():
+    owner = UserFactory()
+    services.broker_account_create(owner=owner, name="Taken", kind="sim")
+    with pytest.raises(Invalid) as caught:
+        services.broker_account_create(owner=owner, name="Taken", kind="sim", paper=False, data_url="nope")
+    assert {e["field"] for e in caught.value.errors} == {"name", "paper", "confirm_live", "data_url"}
+
+
+def test_updating_with_blank_keys_keeps_the_stored_secrets():
+    account = alpaca_account()
+    services.broker_account_update(account=account, name="Renamed", base_url="https://proxy.example/v2")
+    account.refresh_from_db()
+    assert (account.name, account.base_url) == ("Renamed", "https://proxy.example/v2")
+    assert account.credentials() == ("AKID", "SECRET")
+
+
+def test_updating_with_new_keys_needs_both_and_replaces_them():
+    account = alpaca_account()
+    with pytest.raises(Invalid) as caught:
+        services.broker_account_update(account=account, api_key="NEWKEY")
+    assert caught.value.errors == [{"field": "secret_key", "message": "enter both the API key and the secret key"}]
+
+    services.broker_account_update(account=account, api_key="NEWKEY", secret_key="NEWSECRET")
+    assert BrokerAccount.objects.get(pk=account.pk).credentials() == ("NEWKEY", "NEWSECRET")
+
+
+def test_switching_an_account_to_live_needs_the_confirmation():
+    account = alpaca_account()
+    with pytest.raises(Invalid) as caught:
+        services.broker_account_update(account=account, paper=False)
+    assert {e["field"] for e in caught.value.errors} == {"confirm_live"}
+    assert BrokerAccount.objects.get(pk=account.pk).paper
+
+    services.broker_account_update(account=account, paper=False, confirm_live=True)
+    assert not BrokerAccount.objects.get(pk=account.pk).paper
+
+
+def test_a_simulated_account_stays_on_paper():
+    account = services.broker_account_create(owner=UserFactory(), name="Sim", kind="sim")
+    with pytest.raises(Invalid) as caught:
+        services.broker_account_update(account=account, paper=False, confirm_live=True)
+    assert caught.value.errors == [{"field": "paper", "message": "the simulated broker only trades on paper"}]
+    assert BrokerAccount.objects.get(pk=account.pk).paper
+
+
+def test_an_account_name_is_unique_per_owner_on_update():
+    owner = UserFactory()
+    services.broker_account_create(owner=owner, name="First", kind="sim")
+    second = services.broker_account_create(owner=owner, name="Second", kind="sim")
+    services.broker_account_create(owner=UserFactory(), name="Someone's", kind="sim")
+
+    with pytest.raises(Invalid) as caught:
+        services.broker_account_update(account=second, name="First")
+    assert caught.value.errors[0]["field"] == "name"
+    services.broker_account_update(account=second, name="Second")  # its own name
+    services.broker_account_update(account=second, name="Someone's")  # another owner's
+    assert BrokerAccount.objects.get(pk=second.pk).name == "Someone's"
+
+
+def test_a_bad_url_on_update_is_a_field_error_and_saves_nothing():
+    account = alpaca_account()
+    with pytest.raises(Invalid) as caught:
+        services.broker_account_update(account=account, name="Renamed", base_url="not a url")
+    assert [e["field"] for e in caught.value.errors] == ["base_url"]
+    assert BrokerAccount.objects.get(pk=account.pk).name == "Alpaca"
+
+
+def test_an_account_whose_bots_hold_positions_cannot_switch_between_paper_and_live():
+    account = alpaca_account()
+    PositionFactory(bot=BotFactory(owner=account.owner, broker_account=account))
+    with pytest.raises(Conflict, match="close the open positions"):
+        services.broker_account_update(account=account, paper=False, confirm_live=True)
+    assert BrokerAccount.objects.get(pk=account.pk).paper
+    services.broker_account_update(account=account, name="Still paper", sim_commission=Decimal("1"))
