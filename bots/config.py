@@ -9,7 +9,7 @@ from datetime import time
 from decimal import Decimal
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PositiveInt, ValidationError, create_model, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PositiveInt, ValidationError, create_model, field_validator, model_validator
 
 from bots.engine.indicators import REGISTRY, Params
 from bots.engine.risk import RiskRules
@@ -36,6 +36,14 @@ SYMBOL_RE = re.compile(r"^[A-Z][A-Z0-9.\-]{0,9}$")
 TIMEFRAMES = ("1Min", "5Min", "15Min", "1Hour", "1Day")
 SIGNAL_MODES = ("all", "any", "majority")
 
+def _no_nul(value: str) -> str:
+    # PostgreSQL cannot store NUL in text, and refuses to compare with it: a field error, not a crash.
+    if "\x00" in value:
+        raise ValueError("must not contain NUL characters")
+    return value
+
+
+Text = Annotated[str, AfterValidator(_no_nul)]
 Fraction = Annotated[Decimal, Field(gt=0, le=1, max_digits=8, decimal_places=6)]
 Multiple = Annotated[Decimal, Field(gt=0, le=100, max_digits=10, decimal_places=6)]
 
@@ -78,7 +86,7 @@ Indicators = create_model(
 class BotConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    name: Annotated[str, Field(min_length=1, max_length=100)]
+    name: Annotated[Text, Field(min_length=1, max_length=100)]
     capital: Annotated[Decimal, Field(gt=0, le=Decimal("1e12"), max_digits=16, decimal_places=2)]
     trading_frequency: Annotated[int, Field(ge=5, le=86400, description="Seconds between ticks")] = 60
     symbols: Annotated[list[str], Field(min_length=1, max_length=50)]

@@ -6,23 +6,13 @@ from decimal import Decimal
 from typing import Annotated, Any, Literal
 
 from ninja import ModelSchema, Schema
-from pydantic import AfterValidator, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, ConfigDict, Field
 
-from bots.config import EXAMPLE_CONFIG, BotConfig
+from bots.config import EXAMPLE_CONFIG, BotConfig, Text
 from bots.models import Bot, BrokerAccount
 
 # Larger ids cannot exist (BigAutoField); bounding them keeps the database from ever seeing an overflow.
 Id = Annotated[int, Field(ge=1, le=2**63 - 1)]
-
-
-def _no_nul(value: str) -> str:
-    # PostgreSQL cannot store NUL in text, and refuses to compare with it: a field error, not a crash.
-    if "\x00" in value:
-        raise ValueError("must not contain NUL characters")
-    return value
-
-
-Text = Annotated[str, AfterValidator(_no_nul)]
 
 
 class BotIn(BotConfig):
@@ -32,9 +22,6 @@ class BotIn(BotConfig):
     model_config = ConfigDict(json_schema_extra={"examples": [EXAMPLE_CONFIG]})
 
     broker_account_id: Id | None = None
-
-    # Belongs in BotConfig (the forms and the admin take names too); here until it is there.
-    _name_without_nul = field_validator("name")(_no_nul)
 
     def config(self) -> BotConfig:
         return BotConfig.model_validate(self.model_dump(exclude={"broker_account_id"}))

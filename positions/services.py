@@ -102,6 +102,8 @@ def position_close(*, position: Position, reason: str = "closed by hand") -> "Tr
     if not position.is_open:
         raise Conflict("the position is already closed")
     bot = position.bot
+    if bot is None:
+        raise Conflict("the position's bot no longer exists: close it at the broker")
     market = market_for(bot.broker_account)
     trade = order_send(
         bot=bot,

@@ -194,3 +194,9 @@ def test_extra_keys_are_rejected_at_their_path(where, path):
 
 def test_an_unknown_signal_mode_is_rejected():
     assert list(errors(example(signal_mode="most"))) == ["signal_mode"]
+
+
+def test_a_name_with_a_nul_character_is_a_field_error():
+    with pytest.raises(ValidationError) as caught:
+        BotConfig.model_validate(dict(json.loads(DESIGN_EXAMPLE), name="bad\x00name"))
+    assert [e["loc"] for e in caught.value.errors()] == [("name",)]

@@ -173,3 +173,29 @@ def test_through_redis_a_trade_made_in_another_process_reaches_the_owner():
         await theirs.disconnect()
 
     async_to_sync(scenario)()
+
+
+def test_an_api_client_without_an_origin_header_connects_with_its_token():
+    _, token = api_token_create(user=UserFactory(), name="ws")
+
+    async def connect():
+        communicator = WebsocketCommunicator(application, f"/ws/events/?token={token}")
+        connected, _ = await communicator.connect()
+        await communicator.disconnect()
+        return connected
+
+    assert async_to_sync(connect)()
+
+
+def test_a_browser_page_of_another_site_is_refused_even_with_a_token():
+    _, token = api_token_create(user=UserFactory(), name="ws")
+
+    async def connect():
+        communicator = WebsocketCommunicator(
+            application, f"/ws/events/?token={token}", headers=[(b"origin", b"https://evil.example")]
+        )
+        connected, _ = await communicator.connect()
+        await communicator.disconnect()
+        return connected
+
+    assert not async_to_sync(connect)()
