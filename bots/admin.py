@@ -12,7 +12,7 @@ from django.utils.safestring import mark_safe
 
 from bots import selectors, services
 from bots.forms import BotForm, BrokerAccountForm
-from bots.models import Bot, BrokerAccount
+from bots.models import Backtest, Bot, BrokerAccount
 from tradebot.errors import Conflict, Invalid
 
 RECENT_TICKS = 20
@@ -212,3 +212,25 @@ class BrokerAccountAdmin(OwnedAdmin):
     @admin.display(description="API keys")
     def credentials(self, account: BrokerAccount) -> str:
         return "saved" if account.has_credentials else "not set"
+
+
+@admin.register(Backtest)
+class BacktestAdmin(OwnedAdmin):
+    """Read-only: backtests are made on their pages and through the API (bots.backtests), and a stored
+    result is a record of what a configuration did; deleting one is allowed."""
+
+    list_display = ["id", "name", "owner", "bot", "timeframe", "start", "end", "status", "progress", "created_at"]
+    list_filter = ["status", "timeframe"]
+    list_select_related = ["owner", "bot"]
+    search_fields = ["id", "config__name", "owner__username"]
+    exclude = ["trades", "equity_curve", "prices"]  # megabytes of chart data; the result page shows them
+    view_on_site = True
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).summaries()
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False

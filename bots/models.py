@@ -4,6 +4,7 @@ from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
 from django.db.models import F, Q
+from django.urls import reverse
 
 from bots.config import BotConfig, RiskConfig
 from tradebot import crypto
@@ -250,6 +251,9 @@ class Backtest(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name}: {', '.join(self.symbols)} {self.timeframe} {self.start}..{self.end}"
+
+    def get_absolute_url(self) -> str:
+        return reverse("bots:backtest_detail", args=[self.pk])
 
     @property
     def name(self) -> str:

@@ -172,3 +172,14 @@ def test_comparing_needs_exactly_two(signed_in, user, how_many):
 def test_another_users_backtest_cannot_be_compared(signed_in, user):
     response = signed_in.get(reverse("bots:backtest_compare") + f"?ids={queued(user).pk}&ids={queued(UserFactory()).pk}")
     assert response.status_code == 302
+
+
+def test_the_admin_lists_backtests_read_only(client, user):
+    admin = UserFactory(is_staff=True, is_superuser=True)
+    backtest = finished(user)
+    client.force_login(admin)
+    listing = client.get(reverse("admin:bots_backtest_changelist"))
+    assert listing.status_code == 200 and backtest.name in listing.content.decode()
+    change = client.get(reverse("admin:bots_backtest_change", args=[backtest.pk]))
+    assert change.status_code == 200 and 'name="_save"' not in change.content.decode()
+    assert client.get(reverse("admin:bots_backtest_add")).status_code == 403
