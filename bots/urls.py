@@ -1,4 +1,3 @@
-from django.contrib.auth.views import LogoutView
 from django.urls import path
 
 from bots import backtest_views, views
@@ -15,7 +14,6 @@ urlpatterns = [
     path("bots/<int:pk>/start/", views.bot_action, {"action": "start"}, name="start"),
     path("bots/<int:pk>/pause/", views.bot_action, {"action": "pause"}, name="pause"),
     path("bots/<int:pk>/stop/", views.bot_action, {"action": "stop"}, name="stop"),
-    path("logout/", LogoutView.as_view(next_page="/"), name="logout"),
     path("backtests/", backtest_views.backtest_list, name="backtest_list"),
     path("backtests/new/", backtest_views.backtest_new, name="backtest_new"),
     path("backtests/compare/", backtest_views.backtest_compare, name="backtest_compare"),

@@ -127,7 +127,7 @@ AUTH_PASSWORD_VALIDATORS = [
 if env.bool("TRADEBOT_TESTING", default=False):
     # Tests create many users: hash their passwords cheaply.
     PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-LOGIN_URL = "/admin/login/"
+LOGIN_URL = "/accounts/login/"
 LOGIN_REDIRECT_URL = "/"
 
 LANGUAGE_CODE = "en-us"

@@ -1,4 +1,5 @@
 from django.contrib import admin
+from django.contrib.auth import views as auth
 from django.urls import include, path
 
 from tradebot import health
@@ -6,6 +7,8 @@ from tradebot.api import api
 
 urlpatterns = [
     path("admin/", admin.site.urls),
+    path("accounts/login/", auth.LoginView.as_view(redirect_authenticated_user=True), name="login"),
+    path("accounts/logout/", auth.LogoutView.as_view(next_page="login"), name="logout"),
     path("health", health.health, name="health"),
     path("api/", api.urls),
     path("", include("bots.urls")),

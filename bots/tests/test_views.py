@@ -48,7 +48,37 @@ def bot_form_data(account, **changes) -> dict:
 def test_pages_redirect_anonymous_visitors_to_the_login_page(client, name):
     response = client.get(reverse(name))
     assert response.status_code == 302
-    assert response["Location"].startswith("/admin/login/")
+    assert response["Location"].startswith("/accounts/login/?next=")
+
+
+def test_a_trader_without_staff_rights_logs_in_and_sees_the_dashboard_but_not_the_admin(client):
+    UserFactory(username="plain", is_staff=False)
+
+    page = client.get(reverse("login"))
+    response = client.post(reverse("login"), {"username": "plain", "password": "correct horse battery staple", "next": "/"})
+
+    assert page.status_code == 200 and 'name="password"' in page.content.decode()
+    assert response.status_code == 302 and response["Location"] == "/"
+    dashboard = client.get("/")
+    assert dashboard.status_code == 200 and "plain" in dashboard.content.decode()
+    assert reverse("admin:index") not in dashboard.content.decode()  # no link to a page that refuses them
+    admin = client.get(reverse("admin:index"))
+    assert admin.status_code == 302 and admin["Location"].startswith("/admin/login/")
+
+
+def test_a_wrong_password_is_refused_on_the_login_page(client):
+    UserFactory(username="plain")
+    response = client.post(reverse("login"), {"username": "plain", "password": "wrong"})
+    assert response.status_code == 200
+    assert "correct username and password" in response.content.decode()
+    assert "_auth_user_id" not in client.session
+
+
+def test_logging_out_takes_a_post_and_leads_back_to_the_login_page(signed_in):
+    assert signed_in.get(reverse("logout")).status_code == 405
+    response = signed_in.post(reverse("logout"))
+    assert response.status_code == 302 and response["Location"] == reverse("login")
+    assert signed_in.get("/").status_code == 302
 
 
 def test_dashboard_shows_the_users_bots_positions_and_trades(signed_in, user):

@@ -22,15 +22,16 @@ EAGER = {"RSI": {"period": 2, "oversold": 99.99, "overbought": 100}}
 
 def log_in(page, base_url: str, username: str) -> None:
     page.goto(f"{base_url}/")
-    assert "/admin/login/" in page.url  # the dashboard asks for a login first
+    assert "/accounts/login/" in page.url  # the dashboard asks for a login first
+    page.screenshot(path=f"{SCREENSHOTS}/tradebot-login.png", full_page=True)
     page.fill("#id_username", username)
     page.fill("#id_password", PASSWORD)
-    page.click("input[type=submit]")
+    page.click("form.login button[type=submit]")
     page.wait_for_url(f"{base_url}/")
 
 
 def test_a_bot_created_and_started_in_the_browser_trades_live_on_its_page(asgi_server, page):
-    UserFactory(username="trader", is_staff=True, password=PASSWORD)
+    UserFactory(username="trader", password=PASSWORD)  # a trader, not staff: the dashboard is theirs too
     base = asgi_server.url
 
     log_in(page, base, "trader")
