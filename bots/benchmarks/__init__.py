@@ -11,6 +11,7 @@ from types import ModuleType
 MODES = {
     "api": "bots.benchmarks.api",
     "backtest": "bots.benchmarks.backtest",
+    "crosscheck": "bots.benchmarks.crosscheck",
     "ticks": "bots.benchmarks.ticks",
 }
 
