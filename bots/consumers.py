@@ -3,6 +3,10 @@
 The consumer joins the signed-in user's group and the broadcast group and forwards each event
 rendered with the same partials the pages use. Fragments are rendered from the event's payload
 alone, never from the database: an event costs no query, however many browsers are open.
+
+Figures no single event carries (a bot's open positions, P&L today, last tick, tick record, the
+summary) are reloaded by the page: every event about a bot also swaps in that bot's "changed"
+marker, and the pieces showing those figures fetch themselves again (see static/js/app.js).
 """
 
 from decimal import Decimal, InvalidOperation
@@ -43,7 +47,14 @@ class DashboardConsumer(AsyncWebsocketConsumer):
 
 def render_event(event: str, data: dict) -> str:
     """The out-of-band fragments for one event ('' for an event the pages do not show)."""
-    data = _typed(data)
+    html = _render(event, _typed(data))
+    bot_id = data.get("id") if event == "bot_status_changed" else data.get("bot_id")
+    if html and bot_id:
+        html += render_to_string("bots/bot_list.html#bot_changed", {"bot_id": bot_id, "oob": True})
+    return html
+
+
+def _render(event: str, data: dict) -> str:
     if event == "trade_executed":
         row = render_to_string("trades/trade_list.html#trade_row", {"trade": data, "live": True})
         # The new row goes on top of the trades tables shown: everyone's, or this bot's on its page.

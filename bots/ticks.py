@@ -27,6 +27,7 @@ from bots.orders import order_send, orders_repair
 from positions.models import Position
 from positions.services import commission_share
 from tradebot.brokers.base import BrokerError
+from tradebot.events import publish
 from trades.models import Trade
 from trades.services import client_order_id
 
@@ -65,6 +66,9 @@ def bot_tick(*, bot_id: int, force: bool = False, now: datetime | None = None) -
     finally:
         Bot.objects.filter(pk=bot_id).update(tick_claimed_until=None, last_tick_at=now)
     _log(bot, now, started, report)
+    # Pages show the last tick and the tick record: say this one is done, with the status as stored now.
+    bot.refresh_from_db(fields=["status", "status_reason", "last_tick_at"])
+    publish("bot_status_changed", {**services.status_payload(bot), "last_tick_at": bot.last_tick_at}, user_id=bot.owner_id)
     return report
 
 

@@ -38,6 +38,9 @@ def _bot_list(request: HttpRequest) -> QuerySet:
 
 @login_required
 def dashboard(request: HttpRequest) -> HttpResponse:
+    if request.htmx:
+        # A bot changed (see bots/consumers.py): only the summary is reloaded; rows and tables arrive live.
+        return render(request, "bots/dashboard.html#summary", {"summary": selectors.summary(user=request.user)})
     positions = list(Position.objects.for_user(request.user).open())
     context = {
         "bots": _bot_list(request),
@@ -60,6 +63,9 @@ def bot_detail(request: HttpRequest, pk: int) -> HttpResponse:
     bot = _bot_list(request).filter(pk=pk).first()
     if bot is None:
         raise Http404("no such bot")
+    if request.htmx:
+        # A live event said the bot changed (see bots/consumers.py): the piece that asked reloads.
+        return render(request, _piece(request, bot), {"bot": bot, "tick_logs": bot.tick_logs.all()[:RECENT_TICKS]})
     context = {
         "bot": bot,
         "positions": bot.positions.filter(is_open=True),
@@ -144,6 +150,11 @@ def bot_action(request: HttpRequest, pk: int, action: str) -> HttpResponse:
     if not request.htmx:
         return redirect("bots:detail", pk=bot.pk)
     bot = _bot_list(request).get(pk=pk)
-    if request.htmx.target == f"bot-panel-{pk}":
-        return render(request, "bots/bot_detail.html#status_panel_response", {"bot": bot})
-    return render(request, "bots/bot_list.html#bot_row_response", {"bot": bot})
+    return render(request, "bots/bot_list.html#piece_with_messages", {"bot": bot, "piece": _piece(request, bot)})
+
+
+def _piece(request: HttpRequest, bot: Bot) -> str:
+    """The partial of the piece of page showing `bot` that an HTMX request targets: the status panel or
+    the tick record on its page, or its row in a list."""
+    pieces = {f"bot-panel-{bot.pk}": "bots/bot_detail.html#status_panel", f"bot-{bot.pk}-ticks": "bots/bot_detail.html#tick_record"}
+    return pieces.get(request.htmx.target, "bots/bot_list.html#bot_row")

@@ -10,7 +10,8 @@ from django.test import Client
 from django.utils import timezone
 
 from bots.consumers import DashboardConsumer, render_event
-from tests.factories import UserFactory
+from bots.ticks import bot_tick
+from tests.factories import DESIGN_CONFIG, BotFactory, UserFactory
 from tradebot.events import publish
 
 # publish() sends on commit, and the session middleware reads the database from another thread:
@@ -147,3 +148,42 @@ def test_a_bot_status_change_replaces_its_badge_reason_and_buttons():
     assert 'id="bot-7-reason" class="reason" hx-swap-oob="true">daily loss limit' in html
     assert 'id="bot-7-actions" class="actions" hx-swap-oob="true"' in html
     assert ">Resume</button>" in html and ">Pause</button>" not in html
+
+
+MARKER = '<i id="bot-7-changed" class="bot-changed" hidden hx-swap-oob="true"></i>'
+
+
+@pytest.mark.parametrize(
+    ("event", "data"),
+    [
+        ("trade_executed", TRADE),
+        ("bot_status_changed", {"id": 7, "name": "Momentum", "status": "running", "status_reason": ""}),
+    ],
+)
+def test_every_event_about_a_bot_swaps_in_its_changed_marker(event, data):
+    # The marker makes the page reload the figures no event carries (static/js/app.js).
+    assert render_event(event, data).rstrip().endswith(MARKER)
+
+
+def test_events_about_no_bot_carry_no_marker():
+    assert "bot-changed" not in render_event("price_update", {"symbol": "AAPL", "price": "190.5", "timestamp": None})
+
+
+def test_a_finished_tick_tells_the_bots_page_even_when_it_did_not_trade():
+    bot = BotFactory(status="running", config={**DESIGN_CONFIG, "symbols": ["AAPL"]})
+
+    async def scenario():
+        communicator = communicator_for(bot.owner)
+        await communicator.connect()
+        report = await sync_to_async(bot_tick)(bot_id=bot.pk, force=True)
+        received = [await communicator.receive_from(timeout=2)]
+        while f'id="bot-{bot.pk}-status"' not in received[-1]:
+            received.append(await communicator.receive_from(timeout=2))
+        await communicator.disconnect()
+        return report, received[-1]
+
+    report, html = async_to_sync(scenario)()
+
+    assert report.outcome in ("idle", "traded")
+    assert f'<span id="bot-{bot.pk}-status" class="badge badge-running" hx-swap-oob="true">running</span>' in html
+    assert f'<i id="bot-{bot.pk}-changed" class="bot-changed" hidden hx-swap-oob="true"></i>' in html

@@ -340,3 +340,61 @@ def test_bot_chart_draws_each_symbol_from_the_feed(signed_in, user):
     assert [c["symbol"] for c in charts] == ["AAPL", "BRK.B"]
     assert len(charts[0]["time"]) == len(charts[0]["close"]) > 0
     assert 'id="chart-brkb"' in response.content.decode()
+
+
+def test_a_live_reload_of_the_status_panel_returns_it_alone_with_fresh_figures(signed_in, user):
+    bot = BotFactory(owner=user, last_tick_at=datetime(2024, 7, 1, 14, 30, tzinfo=UTC))
+    PositionFactory(bot=bot, quantity=10, current_price="110", unrealized_pnl="-5")
+
+    response = signed_in.get(reverse("bots:detail", args=[bot.pk]), HTTP_HX_TARGET=f"bot-panel-{bot.pk}", **HTMX)
+
+    html = response.content.decode()
+    assert html.lstrip().startswith(f'<section id="bot-panel-{bot.pk}"') and "<html" not in html
+    assert "1 · 1,100.00" in html  # open positions and their value
+    assert '<dd class="neg">-5.00</dd>' in html  # P&L today
+    assert "Jul 1, 10:30:00" in html  # last tick
+    assert 'id="messages"' not in html  # a reload leaves the messages shown alone
+
+
+def test_a_live_reload_of_the_tick_record_returns_the_newest_ticks(signed_in, user):
+    bot = BotFactory(owner=user)
+    bot.tick_logs.create(started_at=timezone.now(), outcome="idle", decisions=[{"symbol": "AAPL", "action": "hold", "reason": "RSI 55 is neutral", "price": "190"}])
+
+    response = signed_in.get(reverse("bots:detail", args=[bot.pk]), HTTP_HX_TARGET=f"bot-{bot.pk}-ticks", **HTMX)
+
+    html = response.content.decode()
+    assert html.lstrip().startswith(f'<section id="bot-{bot.pk}-ticks"')
+    assert "RSI 55 is neutral" in html and "<html" not in html
+
+
+def test_a_live_reload_of_a_list_row_returns_the_row(signed_in, user):
+    bot = BotFactory(owner=user)
+    PositionFactory(bot=bot)
+
+    response = signed_in.get(reverse("bots:detail", args=[bot.pk]), HTTP_HX_TARGET=f"bot-row-{bot.pk}", **HTMX)
+
+    html = response.content.decode()
+    assert html.lstrip().startswith(f'<tr id="bot-row-{bot.pk}"')
+    assert 'hx-trigger="bot-changed delay:500ms"' in html
+
+
+def test_the_pieces_showing_a_bot_reload_when_it_changes(signed_in, user):
+    bot = BotFactory(owner=user)
+    marker = f'<i id="bot-{bot.pk}-changed" class="bot-changed" hidden></i>'
+
+    page = signed_in.get(reverse("bots:detail", args=[bot.pk])).content.decode()
+    dashboard = signed_in.get(reverse("bots:dashboard")).content.decode()
+
+    assert page.count(marker) == 1 and dashboard.count(marker) == 1
+    assert page.count('hx-trigger="bot-changed') == 2  # the status panel and the tick record
+    assert dashboard.count('hx-trigger="bot-changed') == 2  # the bot's row and the summary
+
+
+def test_a_live_reload_of_the_dashboard_returns_the_summary_alone(signed_in, user):
+    PositionFactory(bot=BotFactory(owner=user), quantity=10, current_price="110")
+
+    response = signed_in.get(reverse("bots:dashboard"), **HTMX)
+
+    html = response.content.decode()
+    assert html.lstrip().startswith('<section id="summary"') and "<html" not in html
+    assert "worth 1,100.00" in html

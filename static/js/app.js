@@ -1,5 +1,5 @@
 // Small behaviours htmx does not cover: the live-connection badge, inserting rows that a live
-// update brings for the first time, and drawing the price charts.
+// update brings for the first time, reloading what a live update makes stale, and drawing the price charts.
 (function () {
   "use strict";
 
@@ -29,6 +29,10 @@
 
   document.addEventListener("htmx:oobAfterSwap", function (event) {
     if (event.detail.target) removeEmptyRows(event.detail.target);
+    // Every live event about a bot swaps in its "changed" marker (bots/consumers.py). "bot-changed"
+    // bubbles from it to the pieces showing figures no event carries (its row or status panel, the tick
+    // record, the summary), which reload themselves (hx-trigger="bot-changed").
+    if (event.target.classList.contains("bot-changed")) htmx.trigger(event.target, "bot-changed");
   });
 
   function removeEmptyRows(container) {

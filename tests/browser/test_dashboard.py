@@ -5,10 +5,13 @@ import json
 import os
 
 import pytest
+from playwright.sync_api import expect
 
 from bots import services
 from bots.models import Bot
 from bots.ticks import bot_tick
+from positions.models import Position
+from positions.services import position_close
 from tests.factories import UserFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -63,6 +66,12 @@ def test_a_bot_created_and_started_in_the_browser_trades_live_on_its_page(asgi_s
     assert "buy" in first_trade.inner_text()
     page.wait_for_selector(f"#bot-{bot.pk}-position-rows tr.position")
     assert page.locator(f"#bot-{bot.pk}-trade-rows .empty-row").count() == 0
+    # The status panel and the tick record follow the tick without a reload.
+    held = bot.positions.filter(is_open=True).count()
+    panel = page.locator(f"#bot-panel-{bot.pk}")
+    expect(panel.locator(".facts > div", has_text="Open positions").locator("dd")).to_contain_text(f"{held} · ")
+    expect(panel.locator(".facts > div", has_text="Last tick").locator("dd")).not_to_have_text("never")
+    expect(page.locator(f"#bot-{bot.pk}-ticks .outcome-traded")).to_have_count(1)
 
     asgi_server.call(lambda: services.bot_pause(bot=Bot.objects.get(pk=bot.pk), reason="paused from the test"))
     page.wait_for_selector(f"#bot-{bot.pk}-status.badge-paused")
@@ -73,6 +82,14 @@ def test_a_bot_created_and_started_in_the_browser_trades_live_on_its_page(asgi_s
     page.goto(f"{base}/")
     assert page.locator("#trade-rows tr.trade").count() == bot.trades.count()
     page.screenshot(path=f"{SCREENSHOTS}/tradebot-dashboard.png", full_page=True)
+
+    # Closing a position elsewhere updates the bot's row and the summary here.
+    position = bot.positions.filter(is_open=True).first()
+    asgi_server.call(lambda: position_close(position=Position.objects.select_related("bot__broker_account").get(pk=position.pk)))
+    expect(page.locator(f"#bot-row-{bot.pk} td.num").nth(1)).to_have_text(str(held - 1))
+    summary_card = page.locator("#summary .card").filter(has=page.get_by_role("heading", name="Open positions", exact=True))
+    expect(summary_card.locator(".big")).to_have_text(str(held - 1))
+    page.screenshot(path=f"{SCREENSHOTS}/tradebot-dashboard-after-close.png", full_page=True)
 
     page.goto(f"{base}/bots/{bot.pk}/")
     page.wait_for_selector(".chart-canvas.drawn canvas")
