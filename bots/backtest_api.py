@@ -124,7 +124,7 @@ class EquityCurveOut(Schema):
 
 class BacktestDetailOut(BacktestOut):
     config: dict[str, Any] = Field(description="The configuration as run")
-    trades: list[BacktestTradeOut] = Field(description="The fills, the first MAX_STORED_TRADES of trade_count")
+    trades: list[BacktestTradeOut] = Field(description=f"The fills: the first {backtests.MAX_STORED_TRADES:,} of trade_count")
     equity_curve: EquityCurveOut
     open_positions: list[OpenPositionOut] = Field(description="Still open at the end, valued at the last close")
 

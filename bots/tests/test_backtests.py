@@ -138,6 +138,17 @@ def test_the_job_runs_end_to_end_on_the_simulated_market(django_capture_on_commi
     assert buys == sum(trade["symbol"] == "AAPL" and trade["side"] == "buy" for trade in backtest.trades)
 
 
+def test_stored_fills_are_capped_and_the_statistics_count_them_all(monkeypatch):
+    monkeypatch.setattr(backtests, "MAX_STORED_TRADES", 3)
+    backtest = create(UserFactory())
+    backtests.backtest_run(backtest_id=backtest.pk)
+    backtest.refresh_from_db()
+    assert len(backtest.trades) == 3 and backtest.trade_count > 3
+    assert backtest.stats["trades"] > 1, "three stored fills hold at most one closed trade; the statistics count all"
+    markers = sum(price is not None for prices in backtest.prices.values() for side in ("buy", "sell") for price in prices[side])
+    assert markers == 3, "only stored fills are marked on the price charts"
+
+
 def test_a_job_runs_once():
     backtest = create(UserFactory(), timeframe="1Hour")
     backtests.backtest_run(backtest_id=backtest.pk)
