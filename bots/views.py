@@ -71,6 +71,8 @@ def bot_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "positions": bot.positions.filter(is_open=True),
         "trades": bot.trades.order_by("-timestamp", "-id")[:RECENT_TRADES],
         "tick_logs": bot.tick_logs.all()[:RECENT_TICKS],
+        # Whether the bot can trade now, next to its status (the dashboard shows it too).
+        "market": market_status_now(),
         # Live rows for this bot land in these tables (see bots/consumers.py).
         "trade_rows_id": f"bot-{bot.pk}-trade-rows",
         "position_rows_id": f"bot-{bot.pk}-position-rows",

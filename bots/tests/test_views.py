@@ -398,3 +398,10 @@ def test_a_live_reload_of_the_dashboard_returns_the_summary_alone(signed_in, use
     html = response.content.decode()
     assert html.lstrip().startswith('<section id="summary"') and "<html" not in html
     assert "worth 1,100.00" in html
+
+
+def test_the_bot_page_says_loudly_when_its_account_trades_real_money(signed_in, user):
+    live = BrokerAccountFactory(owner=user, kind="alpaca", paper=False, name="My live")
+    html = signed_in.get(reverse("bots:detail", args=[BotFactory(owner=user, broker_account=live).pk])).content.decode()
+    assert "My live" in html and "LIVE: real money" in html
+    assert 'id="market-status"' in html and "Market " in html  # whether the bot can trade now

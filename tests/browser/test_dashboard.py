@@ -90,6 +90,8 @@ def test_a_bot_created_and_started_in_the_browser_trades_live_on_its_page(asgi_s
     summary_card = page.locator("#summary .card").filter(has=page.get_by_role("heading", name="Open positions", exact=True))
     expect(summary_card.locator(".big")).to_have_text(str(held - 1))
     page.screenshot(path=f"{SCREENSHOTS}/tradebot-dashboard-after-close.png", full_page=True)
+    page.goto(f"{base}/bots/")
+    page.screenshot(path=f"{SCREENSHOTS}/tradebot-bot-list.png", full_page=True)
 
     page.goto(f"{base}/bots/{bot.pk}/")
     page.wait_for_selector(".chart-canvas.drawn canvas")
