@@ -65,11 +65,15 @@ def backtest_create(
     """
     if bot is not None and bot.owner_id != owner.pk and not owner.is_superuser:
         raise Invalid([{"field": "bot_id", "message": "no such bot"}])
-    run_config = _run_config(config if config is not None else _saved_config(bot), symbols, timeframe, capital)
+    errors = []
+    try:
+        run_config = _run_config(config if config is not None else _saved_config(bot), symbols, timeframe, capital)
+    except Invalid as exc:
+        errors, run_config = exc.errors, None
     account = bot.broker_account if bot is not None else None
     slippage = simulated_cost(slippage, account, "sim_slippage")
     commission = simulated_cost(commission, account, "sim_commission")
-    errors = _cost_errors(slippage, commission) + _range_errors(start, end, run_config)
+    errors += _cost_errors(slippage, commission) + _range_errors(start, end, run_config)
     if errors:
         raise Invalid(errors)
     backtest = Backtest.objects.create(
@@ -104,8 +108,7 @@ def _saved_config(bot: Bot | None) -> BotConfig:
 def _run_config(config: BotConfig, symbols: list[str] | None, timeframe: str | None, capital: Decimal | None) -> BotConfig:
     """The configuration as run: the one schema validates the overrides (symbols, timeframe, capital)."""
     overrides = {"symbols": symbols, "timeframe": timeframe, "capital": capital}
-    data = {**config.stored(), "capital": config.capital}
-    data.update({name: value for name, value in overrides.items() if value is not None})
+    data = config.stored() | {name: value for name, value in overrides.items() if value is not None}
     try:
         return BotConfig.model_validate(data)
     except ValidationError as exc:
@@ -121,7 +124,8 @@ def _cost_errors(slippage: Decimal, commission: Decimal) -> list[dict]:
     return errors
 
 
-def _range_errors(start: date, end: date, config: BotConfig) -> list[dict]:
+def _range_errors(start: date, end: date, config: BotConfig | None) -> list[dict]:
+    """The dates, and the run's size when the configuration (its timeframe and symbols) is valid."""
     today = exchange_date(timezone.now())
     errors = []
     if start < EARLIEST:
@@ -130,7 +134,7 @@ def _range_errors(start: date, end: date, config: BotConfig) -> list[dict]:
         errors.append({"field": "end", "message": f"must not be after today ({today}): there are no bars yet"})
     if end < start:
         errors.append({"field": "end", "message": "must not be before start"})
-    if errors:
+    if errors or config is None:
         return errors
     estimate = ((end - start).days + 1) * BARS_PER_DAY[config.timeframe] * len(config.symbols)
     if estimate > MAX_BARS:

@@ -25,6 +25,7 @@ pytestmark = pytest.mark.django_db
 ALL_DAY = {"start_hour": 0, "start_minute": 0, "end_hour": 23, "end_minute": 59}
 CONFIG = BotConfig.model_validate({**DESIGN_CONFIG, **ALL_DAY, "signal_mode": "any", "symbols": ["AAPL", "MSFT"]})
 START, END = date(2024, 3, 4), date(2024, 3, 5)
+EARLY = date(1969, 12, 31)
 
 
 def create(owner, **changes) -> Backtest:
@@ -66,8 +67,8 @@ def test_every_failing_field_is_reported_with_its_path():
     assert fields(caught.value)["end"] == "must not be before start"
 
     with pytest.raises(Invalid) as caught:
-        create(UserFactory(), symbols=["AAPL", "not a ticker"], capital=Decimal(0))
-    assert set(fields(caught.value)) == {"symbols", "capital"}
+        create(UserFactory(), symbols=["AAPL", "not a ticker"], capital=Decimal(0), commission=Decimal("0.00001"), start=EARLY)
+    assert set(fields(caught.value)) == {"symbols", "capital", "commission", "start"}
 
 
 def test_the_future_has_no_bars():
