@@ -1,2 +1,12 @@
 # Fixtures shared by every test package.
+import pytest
+from django.core.cache import cache
+
 from tests.alpaca_fixtures import alpaca_account, alpaca_stub  # noqa: F401
+
+
+@pytest.fixture(autouse=True)
+def empty_cache():
+    """Cached figures are keyed by ids, which SQLite reuses after a rolled-back test: start each test clean."""
+    cache.clear()
+    yield

@@ -66,9 +66,8 @@ def bot_tick(*, bot_id: int, force: bool = False, now: datetime | None = None) -
     finally:
         Bot.objects.filter(pk=bot_id).update(tick_claimed_until=None, last_tick_at=now)
     _log(bot, now, started, report)
-    # Pages show the last tick and the tick record: say this one is done, with the status as stored now.
-    bot.refresh_from_db(fields=["status", "status_reason", "last_tick_at"])
-    publish("bot_status_changed", {**services.status_payload(bot), "last_tick_at": bot.last_tick_at}, user_id=bot.owner_id)
+    # Pages show the last tick and the tick record: tell them this one is done.
+    publish("tick_recorded", {"bot_id": bot.pk, "outcome": report.outcome, "last_tick_at": now}, user_id=bot.owner_id)
     return report
 
 

@@ -82,6 +82,7 @@ def position_payload(position: Position) -> dict:
         "quantity": position.quantity,
         "entry_price": position.entry_price,
         "current_price": position.current_price,
+        "exit_price": position.exit_price,
         "unrealized_pnl": position.unrealized_pnl,
         "realized_pnl": position.realized_pnl,
         "stop_loss_price": position.stop_loss_price,

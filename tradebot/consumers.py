@@ -6,7 +6,7 @@ tradebot.events.publish() sends there, and leaves; it never reads the database.
 
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
-from tradebot.events import BROADCAST_GROUP, user_group
+from tradebot.events import BROADCAST_GROUP, EVENTS, user_group
 
 UNAUTHENTICATED = 4401  # application close codes live in 4000-4999; this one mirrors HTTP's 401
 
@@ -29,4 +29,5 @@ class EventsConsumer(AsyncJsonWebsocketConsumer):
         """The stream is one-way: whatever a client sends is ignored (and never breaks the connection)."""
 
     async def event_message(self, message):
-        await self.send_json({"event": message["event"], "data": message["data"]})
+        if message["event"] in EVENTS:
+            await self.send_json({"event": message["event"], "data": message["data"]})

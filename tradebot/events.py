@@ -15,6 +15,8 @@ from django.db import transaction
 logger = logging.getLogger(__name__)
 
 EVENTS = ("trade_executed", "position_updated", "bot_status_changed", "price_update", "market_status_changed")
+# For the dashboard only (API clients get the public EVENTS): a tick finished, so pages reload its record.
+DASHBOARD_EVENTS = ("tick_recorded",)
 BROADCAST_GROUP = "events.all"
 
 
@@ -24,7 +26,7 @@ def user_group(user_id: int) -> str:
 
 def publish(event: str, payload: dict, *, user_id: int | None = None) -> None:
     """Send `event` to one user's group (or to everyone when user_id is None), after commit."""
-    if event not in EVENTS:
+    if event not in EVENTS + DASHBOARD_EVENTS:
         raise ValueError(f"unknown event {event!r}")
     group = BROADCAST_GROUP if user_id is None else user_group(user_id)
     # Round-trip through JSON so Decimals and datetimes travel as strings on every channel layer.

@@ -177,7 +177,7 @@ def test_a_finished_tick_tells_the_bots_page_even_when_it_did_not_trade():
         await communicator.connect()
         report = await sync_to_async(bot_tick)(bot_id=bot.pk, force=True)
         received = [await communicator.receive_from(timeout=2)]
-        while f'id="bot-{bot.pk}-status"' not in received[-1]:
+        while f'id="bot-{bot.pk}-changed"' not in received[-1]:
             received.append(await communicator.receive_from(timeout=2))
         await communicator.disconnect()
         return report, received[-1]
@@ -185,5 +185,9 @@ def test_a_finished_tick_tells_the_bots_page_even_when_it_did_not_trade():
     report, html = async_to_sync(scenario)()
 
     assert report.outcome in ("idle", "traded")
-    assert f'<span id="bot-{bot.pk}-status" class="badge badge-running" hx-swap-oob="true">running</span>' in html
     assert f'<i id="bot-{bot.pk}-changed" class="bot-changed" hidden hx-swap-oob="true"></i>' in html
+
+
+def test_a_finished_tick_makes_the_page_reload_that_bots_figures():
+    html = render_event("tick_recorded", {"bot_id": 7, "outcome": "idle", "last_tick_at": "2024-03-05T15:00:00Z"})
+    assert html.strip() == '<i id="bot-7-changed" class="bot-changed" hidden hx-swap-oob="true"></i>'

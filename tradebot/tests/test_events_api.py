@@ -25,6 +25,7 @@ from tests.factories import BotFactory, UserFactory
 from tradebot.accounts.services import api_token_create
 from tradebot.asgi import application
 from tradebot.consumers import UNAUTHENTICATED
+from tradebot.events import publish
 from tradebot.market.models import Bar
 
 # The consumer reads the database from its own thread: the data must be committed to be seen.
@@ -199,3 +200,20 @@ def test_a_browser_page_of_another_site_is_refused_even_with_a_token():
         return connected
 
     assert not async_to_sync(connect)()
+
+
+def test_api_clients_get_the_public_events_only():
+    user = UserFactory()
+    _, token = api_token_create(user=user, name="ws")
+
+    async def listen():
+        communicator = socket(f"?token={token}")
+        await communicator.connect()
+        await database_sync_to_async(lambda: (publish("tick_recorded", {"bot_id": 1}, user_id=user.pk),
+                                              publish("trade_executed", {"id": 5}, user_id=user.pk)))()
+        first = await communicator.receive_json_from(timeout=5)
+        await communicator.disconnect()
+        return first
+
+    # Autocommit here: publish() sends at once, the internal event first.
+    assert async_to_sync(listen)()["event"] == "trade_executed"
