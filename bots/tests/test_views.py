@@ -413,3 +413,11 @@ def test_the_bot_page_says_loudly_when_its_account_trades_real_money(signed_in, 
     html = signed_in.get(reverse("bots:detail", args=[BotFactory(owner=user, broker_account=live).pk])).content.decode()
     assert "My live" in html and "LIVE: real money" in html
     assert 'id="market-status"' in html and "Market " in html  # whether the bot can trade now
+
+
+def test_bot_detail_links_to_a_backtest_of_that_bot(signed_in, user):
+    bot = BotFactory(owner=user)
+
+    html = signed_in.get(reverse("bots:detail", args=[bot.pk])).content.decode()
+
+    assert f'href="{reverse("bots:backtest_new")}?bot={bot.pk}"' in html
