@@ -2,8 +2,7 @@
 (HTTP and WebSocket) served by daphne in this process, so a tick run here reaches the open page
 through the same in-memory channel layer.
 
-Browser tests are skipped unless TRADEBOT_BROWSER=1. With it, a skipped browser test is a failure
-and a run that collected none is an error: the suite CI asks for can never pass by not running.
+Browser tests run with TRADEBOT_BROWSER=1 only (tests/plugin_suites.py).
 """
 
 import os
@@ -17,29 +16,6 @@ CHROMIUM_ARGS = [
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
     "--disable-component-update", "--disable-sync", "--no-first-run",
 ]
-
-
-def _required() -> bool:
-    return os.environ.get("TRADEBOT_BROWSER") == "1"
-
-
-def pytest_collection_modifyitems(config, items):
-    browser_items = [item for item in items if item.get_closest_marker("browser")]
-    if _required() and not browser_items:
-        raise pytest.UsageError("TRADEBOT_BROWSER=1 but no @pytest.mark.browser test was collected")
-    if not _required():
-        for item in browser_items:
-            item.add_marker(pytest.mark.skip(reason="browser tests run with TRADEBOT_BROWSER=1"))
-
-
-@pytest.hookimpl(wrapper=True)
-def pytest_runtest_makereport(item, call):
-    report = yield
-    if _required() and report.skipped and item.get_closest_marker("browser"):
-        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
-        report.outcome = "failed"
-        report.longrepr = f"browser test skipped while TRADEBOT_BROWSER=1: {reason}"
-    return report
 
 
 class AsgiServer:
