@@ -3,6 +3,7 @@ import pytest
 from django.core.cache import cache
 
 from tests.alpaca_fixtures import alpaca_account, alpaca_stub  # noqa: F401
+from tests.factories import UserFactory
 
 
 @pytest.fixture(autouse=True)
@@ -10,3 +11,8 @@ def empty_cache():
     """Cached figures are keyed by ids, which SQLite reuses after a rolled-back test: start each test clean."""
     cache.clear()
     yield
+
+
+@pytest.fixture
+def user():
+    return UserFactory()

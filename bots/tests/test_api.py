@@ -1,7 +1,6 @@
 """/api/bots and /api/broker-accounts."""
 
 import pytest
-from django.core.cache import cache
 
 from bots.models import Bot, BrokerAccount
 from tests.factories import DESIGN_CONFIG, BotFactory, BrokerAccountFactory, PositionFactory, TradeFactory, UserFactory
@@ -9,16 +8,6 @@ from tradebot.accounts.testing import api_client
 from trades.models import Trade
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def fresh_rate_counters():
-    cache.clear()
-
-
-@pytest.fixture
-def user():
-    return UserFactory()
 
 
 @pytest.fixture

@@ -1,7 +1,6 @@
 """/api/backtests: create (422 with field paths), list (the caller's, paginated), detail (404 for another user's)."""
 
 import pytest
-from django.core.cache import cache
 
 from bots.models import Backtest
 from tests.factories import DESIGN_CONFIG, BotFactory, UserFactory
@@ -12,16 +11,6 @@ pytestmark = pytest.mark.django_db
 ALL_DAY = {"start_hour": 0, "start_minute": 0, "end_hour": 23, "end_minute": 59}
 CONFIG = {**DESIGN_CONFIG, **ALL_DAY, "signal_mode": "any", "symbols": ["AAPL"]}
 RANGE = {"start": "2024-03-04", "end": "2024-03-05"}
-
-
-@pytest.fixture(autouse=True)
-def fresh_rate_counters():
-    cache.clear()
-
-
-@pytest.fixture
-def user():
-    return UserFactory()
 
 
 @pytest.fixture

@@ -20,11 +20,6 @@ CONFIG = {**DESIGN_CONFIG, **ALL_DAY, "signal_mode": "any", "symbols": ["AAPL"],
 
 
 @pytest.fixture
-def user():
-    return UserFactory()
-
-
-@pytest.fixture
 def signed_in(client, user):
     client.force_login(user)
     return client

@@ -1,7 +1,6 @@
 from datetime import UTC, datetime
 
 import pytest
-from django.core.cache import cache
 from django.urls import reverse
 from django.utils import timezone
 
@@ -12,18 +11,6 @@ from tests.factories import DESIGN_CONFIG, BotFactory, BrokerAccountFactory, Pos
 pytestmark = pytest.mark.django_db
 
 HTMX = {"HTTP_HX_REQUEST": "true"}
-
-
-@pytest.fixture(autouse=True)
-def fresh_cache():
-    # The summary's trade statistics are cached by query and counts; rolled-back tests reuse ids, so
-    # another test's figures could match.
-    cache.clear()
-
-
-@pytest.fixture
-def user():
-    return UserFactory()
 
 
 @pytest.fixture

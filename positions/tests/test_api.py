@@ -3,7 +3,6 @@
 from decimal import Decimal
 
 import pytest
-from django.core.cache import cache
 
 from positions.models import Position
 from tests.factories import BotFactory, PositionFactory, TradeFactory, UserFactory
@@ -11,16 +10,6 @@ from tradebot.accounts.testing import api_client
 from trades.models import Trade
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def fresh_rate_counters():
-    cache.clear()
-
-
-@pytest.fixture
-def user():
-    return UserFactory()
 
 
 @pytest.fixture

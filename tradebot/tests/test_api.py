@@ -5,7 +5,6 @@ import re
 from decimal import Decimal
 
 import pytest
-from django.core.cache import cache
 from django.test import Client, override_settings
 from django.utils import timezone
 
@@ -16,11 +15,6 @@ from tradebot.accounts.testing import api_client
 from tradebot.api import api
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def fresh_rate_counters():
-    cache.clear()
 
 
 def every_operation():

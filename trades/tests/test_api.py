@@ -8,23 +8,12 @@ from decimal import Decimal
 
 import pytest
 from asgiref.sync import async_to_sync
-from django.core.cache import cache
 
 from tests.factories import BotFactory, TradeFactory, UserFactory
 from tradebot.accounts.testing import api_client
 from trades.models import Trade
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def fresh_rate_counters():
-    cache.clear()
-
-
-@pytest.fixture
-def user():
-    return UserFactory()
 
 
 @pytest.fixture
