@@ -11,16 +11,19 @@ import statistics
 import tempfile
 import time
 from contextlib import contextmanager
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from django.contrib.auth import get_user_model
 from django.db import connections
-from django.utils import timezone
 
 from bots import services
 from bots.ticks import bot_tick
 from trades.models import Trade
+
+# A fixed moment in a trading session (10:00 in New York): the simulated market is deterministic, so
+# every run ticks on the same bars and places the same orders, whenever it is run.
+SESSION_MINUTE = datetime(2024, 3, 5, 15, 0, 1, tzinfo=UTC)
 
 CONFIG = {
     "capital": 10000,
@@ -53,7 +56,7 @@ def run(out, *, bots: int, symbols: int, pool: int, workers: int, minutes: int, 
         ids = create_bots(bots, symbols, pool)
         out.write(f"{bots} bots x {symbols} symbols (pool of {pool}), RSI + MACD + SMA on 1Min bars, "
                   f"{workers} worker processes, {vendor}")
-        start = timezone.now().replace(second=1, microsecond=0)
+        start = SESSION_MINUTE
         for minute in range(minutes):
             now = start + timedelta(minutes=minute)
             wall, timings = tick_all(ids, now, workers)
