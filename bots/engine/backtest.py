@@ -36,7 +36,6 @@ marked P&L may reach a limit. The float screens are a superset of the Decimal ru
 margin), and decide() / daily_halt() have the last word on every visited bar.
 """
 
-import dataclasses
 from bisect import bisect_left, bisect_right
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -181,41 +180,6 @@ def _time_ns(moment) -> int:
     return ((moment.hour * 60 + moment.minute) * 60 + moment.second) * 10**9 + moment.microsecond * 1000
 
 
-class _Column:
-    """A pandas Series as signal_at reads it (`.iloc[i]`), answered from its numpy array: pandas'
-    .iloc costs ~5 µs a call and signal_at makes about twenty per decision."""
-
-    __slots__ = ("iloc",)
-
-    def __init__(self, series: pd.Series):
-        self.iloc = series.to_numpy(dtype=float)
-
-
-class _Rows:
-    """The bars frame as signal_at reads it: `.iloc[i]["close"]` and len()."""
-
-    def __init__(self, bars: pd.DataFrame):
-        self._close = bars["close"].to_numpy(dtype=float)
-        self.iloc = self
-
-    def __getitem__(self, i: int) -> dict:
-        return {"close": self._close[i]}
-
-    def __len__(self) -> int:
-        return len(self._close)
-
-
-def array_view(evaluation: Evaluation) -> Evaluation:
-    """The same Evaluation for signal_at, read from numpy arrays (signal_at itself is unchanged)."""
-    return dataclasses.replace(
-        evaluation,
-        bars=_Rows(evaluation.bars),
-        votes={name: _Column(series) for name, series in evaluation.votes.items()},
-        confirmations={name: _Column(series) for name, series in evaluation.confirmations.items()},
-        values={name: {key: _Column(s) for key, s in series.items()} for name, series in evaluation.values.items()},
-    )
-
-
 @dataclass(frozen=True, slots=True)
 class _Market:
     """One symbol's history as arrays, and where on it the engine may act."""
@@ -261,7 +225,7 @@ class _Market:
             high=high,
             low=low,
             close=close,
-            evaluation=array_view(evaluation),
+            evaluation=evaluation,
             at=at,
             entries=entries.tolist(),
             entry_close=close[entries],

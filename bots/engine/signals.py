@@ -1,7 +1,9 @@
 """Combining indicator votes into entry and exit signals, vectorised over the whole history."""
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import pandas as pd
@@ -26,6 +28,23 @@ class Evaluation:
     ready: np.ndarray
     entry: np.ndarray
     exit: np.ndarray
+
+    @cached_property
+    def columns(self) -> "_Columns":
+        """The series as numpy arrays, made once: signal_at reads a bar from them (pandas' .iloc costs
+        microseconds a call, and a decision reads a score of values)."""
+        return _Columns(
+            close=self.bars["close"].to_numpy(dtype=float),
+            values=[(f"{name}.{key}", v.to_numpy(dtype=float)) for name, series in self.values.items() for key, v in series.items()],
+            votes=[(name, v.to_numpy(dtype=float)) for name, v in {**self.votes, **self.confirmations}.items()],
+        )
+
+
+@dataclass(frozen=True)
+class _Columns:
+    close: np.ndarray
+    values: list[tuple[str, np.ndarray]]
+    votes: list[tuple[str, np.ndarray]]
 
 
 def direct_computer(bars: pd.DataFrame) -> Computer:
@@ -84,24 +103,23 @@ _VOTE_NAMES = {BUY: "buy", SELL: "sell", 0.0: "none"}
 
 def signal_at(evaluation: Evaluation, index: int) -> Signal:
     """The signal of bar `index` (negative counts from the end), with its reasons and the values that decided."""
-    bar = evaluation.bars.iloc[index]
-    snapshot = {"close": round(float(bar["close"]), 6)}
-    for name, series in evaluation.values.items():
-        for key, values in series.items():
-            value = values.iloc[index]
-            if not np.isnan(value):
-                snapshot[f"{name}.{key}"] = round(float(value), 6)
+    columns = evaluation.columns
+    position = index % len(columns.close)
+    snapshot = {"close": round(float(columns.close[position]), 6)}
+    for key, values in columns.values:
+        value = float(values[position])
+        if not math.isnan(value):
+            snapshot[key] = round(value, 6)
     votes, reasons = {}, []
-    for name, series in {**evaluation.votes, **evaluation.confirmations}.items():
-        value = series.iloc[index]
-        if np.isnan(value):
+    for name, series in columns.votes:
+        value = float(series[position])
+        if math.isnan(value):
             votes[name] = "warming up"
         elif REGISTRY[name].confirmation:
             votes[name] = "confirms" if value == 1.0 else "does not confirm"
         else:
-            votes[name] = _VOTE_NAMES[float(value)]
+            votes[name] = _VOTE_NAMES[value]
         reasons.append(f"{name}: {votes[name]}")
-    position = index % len(evaluation.bars)
     return Signal(
         ready=bool(evaluation.ready[position]),
         entry=bool(evaluation.entry[position]),

@@ -398,7 +398,7 @@ def test_the_event_driven_loop_trades_exactly_as_deciding_on_every_bar(monkeypat
 # The signal the loop reads
 
 
-def test_signal_at_reads_the_same_signal_from_the_array_view():
+def test_signal_at_reports_every_bars_values_and_votes_as_the_series_hold_them():
     rng = np.random.default_rng(7)
     close = 100 + np.cumsum(rng.normal(0, 1, 300))
     bars = pd.DataFrame(
@@ -407,9 +407,18 @@ def test_signal_at_reads_the_same_signal_from_the_array_view():
     )
     indicators = config(indicators={"RSI": {"period": 5}, "MACD": {}, "BBANDS": {}, "VOLUME_SMA": {"period": 5}})
     evaluation = signals.evaluate(bars, indicators.indicator_params(), "majority")
-    view = backtest.array_view(evaluation)
+    names = {1.0: "buy", -1.0: "sell", 0.0: "none"}
     for i in range(len(bars)):
-        assert signals.signal_at(view, i) == signals.signal_at(evaluation, i)
+        signal = signals.signal_at(evaluation, i)
+        expected = {
+            f"{name}.{key}": round(float(series.iloc[i]), 6)
+            for name, values in evaluation.values.items()
+            for key, series in values.items()
+            if not np.isnan(series.iloc[i])
+        }
+        assert signal.snapshot == {"close": round(float(close[i]), 6), **expected}
+        for name, series in evaluation.votes.items():
+            assert signal.votes[name] == ("warming up" if np.isnan(series.iloc[i]) else names[float(series.iloc[i])])
 
 
 def test_progress_rises_to_one():
