@@ -27,6 +27,7 @@ from bots.orders import order_send, orders_repair
 from positions.models import Position
 from positions.services import commission_share
 from tradebot.brokers.base import BrokerError
+from tradebot.errors import Conflict
 from tradebot.events import publish
 from trades.models import Trade
 from trades.services import client_order_id
@@ -167,17 +168,22 @@ def _trade(bot: Bot, config: BotConfig, market, broker, now: datetime, pending: 
         decisions.append(decision)
         if not decision.is_order:
             continue
-        trade = order_send(
-            bot=bot,
-            broker=broker,
-            symbol=view.symbol,
-            side=decision.action,
-            quantity=decision.quantity,
-            client_order_id=client_order_id(bot_id=bot.pk, symbol=view.symbol, side=decision.action, bar_time=view.bar.time),
-            bar_time=view.bar.time,
-            reason=decision.reason,
-            snapshot=decision.snapshot,
-        )
+        try:
+            trade = order_send(
+                bot=bot,
+                broker=broker,
+                symbol=view.symbol,
+                side=decision.action,
+                quantity=decision.quantity,
+                client_order_id=client_order_id(bot_id=bot.pk, symbol=view.symbol, side=decision.action, bar_time=view.bar.time),
+                bar_time=view.bar.time,
+                reason=decision.reason,
+                snapshot=decision.snapshot,
+            )
+        except Conflict as exc:
+            # Another order got there first (a manual close, a tick that outlived its lease): nothing sent.
+            decisions[-1] = replace(decision, action="skip", reason=f"order refused: {exc} ({decision.reason})")
+            continue
         if trade is None:
             decisions[-1] = replace(decision, action="skip", reason=f"already ordered on this bar ({decision.reason})")
             continue

@@ -12,6 +12,7 @@ from positions.models import Position
 from positions.services import position_open_filled, position_sell_filled
 from tradebot.brokers.base import OrderResult
 from tradebot.events import publish
+from tradebot.errors import Conflict
 from trades.models import Trade
 
 
@@ -32,9 +33,19 @@ def trade_record_pending(
     reason: str,
     snapshot: dict,
 ) -> Trade | None:
-    """The pending trade for an order about to be sent, or None when this order id was already recorded."""
+    """The pending trade for an order about to be sent, or None when this order id was already recorded.
+
+    Conflict when the order does not fit the bot's book: another order for the symbol still pending, a buy
+    while holding, a sell of more shares than the open position holds (a manual close racing a tick's
+    stop-loss, or a tick that outlived its lease). The bot's row lock makes this check and the insert
+    one step for every writer of the bot's orders."""
     try:
         with transaction.atomic():
+            Bot.objects.select_for_update().filter(pk=bot.pk).values_list("pk", flat=True).first()
+            if Trade.objects.filter(client_order_id=client_order_id).exists():
+                return None
+            if refusal := _order_refusal(bot=bot, symbol=symbol, side=side, quantity=quantity):
+                raise Conflict(refusal)
             return Trade.objects.create(
                 owner_id=bot.owner_id,
                 bot=bot,
@@ -50,6 +61,19 @@ def trade_record_pending(
             )
     except IntegrityError:
         return None
+
+
+def _order_refusal(*, bot: Bot, symbol: str, side: str, quantity: int) -> str | None:
+    if Trade.objects.filter(bot=bot, symbol=symbol, status=Trade.Status.PENDING).exists():
+        return f"an order for {symbol} is still pending"
+    position = Position.objects.filter(bot=bot, symbol=symbol, is_open=True).first()
+    if side == Trade.Type.BUY:
+        return f"the bot already holds {symbol}" if position is not None else None
+    if position is None:
+        return f"the bot holds no {symbol} to sell"
+    if quantity > position.quantity:
+        return f"cannot sell {quantity} {symbol}: the bot holds {position.quantity}"
+    return None
 
 
 def trade_apply_result(*, trade: Trade, result: OrderResult) -> Trade:

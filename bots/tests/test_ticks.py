@@ -7,12 +7,13 @@ from decimal import Decimal
 import pytest
 from django.test import override_settings
 
-from bots import services
+from bots import services, ticks
 from bots.connections import clear_caches
 from bots.maintenance import bots_daily_reset
 from bots.models import Bot, TickLog
 from bots.ticks import CLAIM_LEASE, bot_tick
 from positions.models import Position
+from positions.services import position_close
 from tests.factories import BotFactory
 from tradebot.market.models import Bar
 from trades.models import Trade
@@ -279,3 +280,27 @@ def test_a_symbol_taken_off_the_list_while_held_is_still_sold_at_its_stop():
     assert [d["symbol"] for d in report.decisions] == ["OTHER", "TEST"]
     sell = Trade.objects.get(bot=bot, type="sell")
     assert (sell.symbol, sell.quantity, sell.profit_loss) == ("TEST", 12, Decimal("-21"))
+
+
+def test_a_manual_close_racing_the_ticks_stop_loss_sells_the_shares_once(monkeypatch):
+    now = add_bars("TEST", falling_closes())
+    bot = running_bot()
+    bot_tick(bot_id=bot.pk, now=now)
+    now = add_bars("TEST", [78.25], first=60, lows={60: 78.2})
+    # The person's close lands after the tick read the open position, before it sends its stop-loss sell.
+    fetch = ticks.recent_bars
+
+    def close_by_hand_first(*args, **kwargs):
+        if (held := Position.objects.filter(bot=bot, is_open=True).first()) is not None:
+            position_close(position=held)
+        return fetch(*args, **kwargs)
+
+    monkeypatch.setattr(ticks, "recent_bars", close_by_hand_first)
+
+    report = bot_tick(bot_id=bot.pk, now=now)
+
+    assert report.outcome != "failed", report.lines()
+    sell = Trade.objects.get(bot=bot, type="sell")  # one sell: the 12 shares are not sold twice
+    assert (sell.quantity, sell.status, sell.reason) == (12, "filled", "closed by hand")
+    assert not Trade.objects.filter(bot=bot, status="pending").exists()
+    assert report.decisions[0]["action"] == "skip" and "order refused" in report.decisions[0]["reason"]

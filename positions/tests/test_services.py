@@ -2,7 +2,7 @@ import pytest
 from django.utils import timezone
 
 from positions.services import position_close
-from tests.factories import PositionFactory
+from tests.factories import PositionFactory, TradeFactory
 from tradebot.errors import Conflict
 from trades.models import Trade
 
@@ -22,3 +22,15 @@ def test_a_position_whose_bot_is_gone_cannot_be_closed_through_it():
     with pytest.raises(Conflict, match="bot no longer exists"):
         position_close(position=position)
     assert not Trade.objects.exists()
+
+
+def test_closing_by_hand_while_the_bots_sell_is_pending_is_refused():
+    position = PositionFactory(quantity=12)
+    TradeFactory(bot=position.bot, symbol=position.symbol, type="sell", quantity=12, price=None, status="pending")
+
+    with pytest.raises(Conflict, match="still pending"):
+        position_close(position=position)
+
+    assert Trade.objects.filter(type="sell").count() == 1
+    position.refresh_from_db()
+    assert position.is_open and position.quantity == 12
