@@ -56,7 +56,8 @@ class TickReport:
 def bot_tick(*, bot_id: int, force: bool = False, now: datetime | None = None) -> TickReport:
     """Run one tick. `force` ignores the trading window and market hours, never the risk rules."""
     now = now or timezone.now()
-    if not _claim(bot_id, now):
+    lease = _claim(bot_id, now)
+    if lease is None:
         return TickReport(bot_id, "skipped", "another tick of this bot is running")
     started = time.perf_counter()
     try:
@@ -65,17 +66,22 @@ def bot_tick(*, bot_id: int, force: bool = False, now: datetime | None = None) -
     except Bot.DoesNotExist:
         return TickReport(bot_id, "skipped", "no such bot")
     finally:
-        Bot.objects.filter(pk=bot_id).update(tick_claimed_until=None, last_tick_at=now)
+        # Free the bot only if the claim is still ours: a tick that outlived its lease must not free the
+        # claim of the tick that took over, or a third would run alongside it.
+        Bot.objects.filter(pk=bot_id, tick_claimed_until=lease).update(tick_claimed_until=None)
+        Bot.objects.filter(pk=bot_id).update(last_tick_at=now)
     _log(bot, now, started, report)
     # Pages show the last tick and the tick record: tell them this one is done.
     publish("tick_recorded", {"bot_id": bot.pk, "outcome": report.outcome, "last_tick_at": now}, user_id=bot.owner_id)
     return report
 
 
-def _claim(bot_id: int, now: datetime) -> bool:
-    """Two ticks of one bot never run at once: the first to move the lease forward wins, the other returns."""
+def _claim(bot_id: int, now: datetime) -> datetime | None:
+    """Two ticks of one bot never run at once: the first to move the lease forward wins (and gets the
+    lease's end, its token for releasing it), the other gets None and returns."""
     free = Q(tick_claimed_until__isnull=True) | Q(tick_claimed_until__lt=now)
-    return Bot.objects.filter(free, pk=bot_id).update(tick_claimed_until=now + CLAIM_LEASE) == 1
+    lease = now + CLAIM_LEASE
+    return lease if Bot.objects.filter(free, pk=bot_id).update(tick_claimed_until=lease) == 1 else None
 
 
 def _run(bot: Bot, *, force: bool, now: datetime) -> TickReport:

@@ -304,3 +304,22 @@ def test_a_manual_close_racing_the_ticks_stop_loss_sells_the_shares_once(monkeyp
     assert (sell.quantity, sell.status, sell.reason) == (12, "filled", "closed by hand")
     assert not Trade.objects.filter(bot=bot, status="pending").exists()
     assert report.decisions[0]["action"] == "skip" and "order refused" in report.decisions[0]["reason"]
+
+
+def test_a_tick_that_outlived_its_lease_leaves_the_next_ticks_claim_alone(monkeypatch):
+    now = add_bars("TEST", falling_closes())
+    bot = running_bot()
+    later = now + 2 * CLAIM_LEASE
+    run = ticks._run
+
+    def slow_run(bot, **kwargs):
+        # The lease ran out mid-tick and another tick claimed the bot.
+        Bot.objects.filter(pk=bot.pk).update(tick_claimed_until=later)
+        return run(bot, **kwargs)
+
+    monkeypatch.setattr(ticks, "_run", slow_run)
+
+    bot_tick(bot_id=bot.pk, now=now)
+
+    assert Bot.objects.get(pk=bot.pk).tick_claimed_until == later
+    assert bot_tick(bot_id=bot.pk, now=now + CLAIM_LEASE).outcome == "skipped"
