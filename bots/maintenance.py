@@ -70,7 +70,8 @@ def bots_daily_reset() -> list[Bot]:
         return []
     resumed = []
     for bot in Bot.objects.filter(status=Bot.Status.PAUSED, paused_until_reset=True, paused_at__lt=opened):
-        resumed.append(services.bot_resume_after_reset(bot=bot))
+        if (bot := services.bot_resume_after_reset(bot=bot)) is not None:
+            resumed.append(bot)
     return resumed
 
 

@@ -90,10 +90,15 @@ def bot_start(*, bot: Bot) -> Bot:
     return _set_status(bot, Bot.Status.RUNNING, "", schedule=True)
 
 
+@transaction.atomic
 def bot_pause(*, bot: Bot, reason: str = "paused by hand", until_reset: bool = False) -> Bot:
     """Paused bots still manage their exits (the schedule stays) but make no new entries."""
-    if bot.status in (Bot.Status.STOPPED, Bot.Status.ERROR):
-        raise Conflict(f"a {bot.status} bot cannot be paused: start it first")
+    # The stored status, not the caller's copy: a tick pausing on its daily limit must not undo a stop
+    # made while it ran (and turn the bot's schedule back on).
+    status = Bot.objects.select_for_update().values_list("status", flat=True).get(pk=bot.pk)
+    if status in (Bot.Status.STOPPED, Bot.Status.ERROR):
+        bot.status = status
+        raise Conflict(f"a {status} bot cannot be paused: start it first")
     return _set_status(bot, Bot.Status.PAUSED, reason, schedule=True, until_reset=until_reset)
 
 
@@ -106,7 +111,12 @@ def bot_fail(*, bot: Bot, message: str) -> Bot:
     return _set_status(bot, Bot.Status.ERROR, message, schedule=False)
 
 
-def bot_resume_after_reset(*, bot: Bot) -> Bot:
+@transaction.atomic
+def bot_resume_after_reset(*, bot: Bot) -> Bot | None:
+    """Resume a bot a daily rule paused; None when it is no longer so paused (stopped or paused by hand since)."""
+    current = Bot.objects.select_for_update().filter(pk=bot.pk).values("status", "paused_until_reset").first()
+    if current != {"status": Bot.Status.PAUSED, "paused_until_reset": True}:
+        return None
     return _set_status(bot, Bot.Status.RUNNING, "", schedule=True)
 
 

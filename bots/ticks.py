@@ -153,7 +153,10 @@ def _trade(bot: Bot, config: BotConfig, market, broker, now: datetime, pending: 
     account = _account(bot, config, positions, {v.symbol: v.bar.close for v in views}, now, pending)
     may_enter = bot.status == Bot.Status.RUNNING
     if may_enter and (halt := daily_halt(rules, account)):
-        services.bot_pause(bot=bot, reason=halt, until_reset=True)
+        try:
+            services.bot_pause(bot=bot, reason=halt, until_reset=True)
+        except Conflict:
+            return TickReport(bot.pk, "skipped", f"the bot was {bot.status} during the tick")
         may_enter = False
 
     traded = False

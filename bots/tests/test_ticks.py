@@ -323,3 +323,35 @@ def test_a_tick_that_outlived_its_lease_leaves_the_next_ticks_claim_alone(monkey
 
     assert Bot.objects.get(pk=bot.pk).tick_claimed_until == later
     assert bot_tick(bot_id=bot.pk, now=now + CLAIM_LEASE).outcome == "skipped"
+
+
+def test_a_stop_made_while_a_tick_runs_is_not_undone_by_its_daily_loss_pause(monkeypatch):
+    config = dict(RSI_ONLY, risk_management={"max_position_size": 0.5, "max_daily_loss": 0.01})
+    now = add_bars("TEST", falling_closes())
+    bot = running_bot(config)
+    bot_tick(bot_id=bot.pk, now=now)  # buys 62 shares at 80
+    now = add_bars("TEST", [78.0], first=60)  # -124: beyond the daily loss limit
+    fetch = ticks.recent_bars
+
+    def stopped_by_hand(*args, **kwargs):
+        services.bot_stop(bot=Bot.objects.get(pk=bot.pk))
+        return fetch(*args, **kwargs)
+
+    monkeypatch.setattr(ticks, "recent_bars", stopped_by_hand)
+
+    report = bot_tick(bot_id=bot.pk, now=now)
+
+    bot.refresh_from_db()
+    assert bot.status == Bot.Status.STOPPED and not bot.periodic_task.enabled
+    assert report.outcome == "skipped" and "stopped" in report.message
+
+
+def test_the_daily_reset_does_not_restart_a_bot_stopped_after_it_looked():
+    config = dict(RSI_ONLY, risk_management={"max_position_size": 0.5, "max_daily_loss": 0.01})
+    bot = running_bot(config)
+    services.bot_pause(bot=bot, reason="max daily loss", until_reset=True)
+    stale = Bot.objects.get(pk=bot.pk)  # what the reset read
+    services.bot_stop(bot=Bot.objects.get(pk=bot.pk))
+
+    assert services.bot_resume_after_reset(bot=stale) is None
+    assert Bot.objects.get(pk=bot.pk).status == Bot.Status.STOPPED
