@@ -63,6 +63,9 @@ def bot_update(*, bot: Bot, config: BotConfig, broker_account: BrokerAccount | N
     if broker_account is not None and broker_account.pk != bot.broker_account_id:
         if bot.positions.filter(is_open=True).exists():
             raise Conflict("close the bot's open positions before moving it to another broker account")
+        if _has_pending_orders(bot.trades):
+            # The next tick would ask the new account for the order, not find it, and place it again there.
+            raise Conflict("the bot has orders still pending at its broker: wait for them to settle before moving it")
         bot.broker_account = _check_account(bot.owner, broker_account)
     bot.apply_config(config)
     bot.save()
@@ -76,9 +79,18 @@ def bot_delete(*, bot: Bot) -> None:
     """Delete a bot without open positions; its trades and closed positions stay, with its name."""
     if bot.positions.filter(is_open=True).exists():
         raise Conflict("the bot has open positions: close them first")
+    if _has_pending_orders(bot.trades):
+        # Orphaned, a pending order would still fill at the broker with nothing left to record it.
+        raise Conflict("the bot has orders still pending at its broker: wait for them to settle first")
     if bot.periodic_task_id:
         PeriodicTask.objects.filter(pk=bot.periodic_task_id).delete()
     bot.delete()
+
+
+def _has_pending_orders(trades) -> bool:
+    from trades.models import Trade
+
+    return trades.filter(status=Trade.Status.PENDING).exists()
 
 
 def bot_start(*, bot: Bot) -> Bot:
@@ -197,6 +209,9 @@ def broker_account_update(
     if paper is not None and paper != account.paper and account.bots.filter(positions__is_open=True).exists():
         # The positions are held at the other endpoint: the bots could no longer sell them.
         raise Conflict("close the open positions of this account's bots before switching between paper and live")
+    if paper is not None and paper != account.paper and account.bots.filter(trades__status="pending").exists():
+        # A pending order would be looked up at the other endpoint, not found there, and placed again: with real money.
+        raise Conflict("orders of this account's bots are still pending: wait for them to settle before switching between paper and live")
     for field, value in {"name": name, "paper": paper, "base_url": base_url, "data_url": data_url}.items():
         if value is not None:
             setattr(account, field, value)

@@ -232,3 +232,27 @@ def test_an_account_whose_bots_hold_positions_cannot_switch_between_paper_and_li
         services.broker_account_update(account=account, paper=False, confirm_live=True)
     assert BrokerAccount.objects.get(pk=account.pk).paper
     services.broker_account_update(account=account, name="Still paper", sim_commission=Decimal("1"))
+
+
+def test_a_bot_with_an_order_pending_at_its_broker_cannot_be_deleted_or_moved():
+    bot = BotFactory()
+    TradeFactory(bot=bot, status=Trade.Status.PENDING, price=None)
+    other = alpaca_account(owner=bot.owner)
+
+    with pytest.raises(Conflict, match="pending"):
+        services.bot_delete(bot=bot)
+    with pytest.raises(Conflict, match="pending"):
+        services.bot_update(bot=bot, config=bot.config(), broker_account=other)
+
+    bot = Bot.objects.get(pk=bot.pk)
+    assert bot.broker_account_id != other.pk
+
+
+def test_an_account_whose_bots_have_pending_orders_cannot_switch_between_paper_and_live():
+    account = alpaca_account()
+    TradeFactory(bot=BotFactory(owner=account.owner, broker_account=account), status=Trade.Status.PENDING, price=None)
+
+    with pytest.raises(Conflict, match="pending"):
+        services.broker_account_update(account=account, paper=False, confirm_live=True)
+
+    assert BrokerAccount.objects.get(pk=account.pk).paper
