@@ -4,6 +4,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING
 
 from django.db import transaction
+from django.db.models import F, Value
 from django.utils import timezone
 
 from positions.models import Position
@@ -64,7 +65,8 @@ def position_mark(*, position: Position, price: Decimal) -> Position:
     with transaction.atomic():
         updated = Position.objects.filter(pk=position.pk, is_open=True).update(
             current_price=price,
-            unrealized_pnl=(price - position.entry_price) * position.quantity - position.entry_commission,
+            # From the row as it stands: a partial sell may have filled since `position` was read.
+            unrealized_pnl=(Value(price) - F("entry_price")) * F("quantity") - F("entry_commission"),
             updated_at=timezone.now(),
         )
     if updated:

@@ -1,7 +1,10 @@
+from decimal import Decimal
+
 import pytest
 from django.utils import timezone
 
-from positions.services import position_close
+from positions.models import Position
+from positions.services import position_close, position_mark
 from tests.factories import PositionFactory, TradeFactory
 from tradebot.errors import Conflict
 from trades.models import Trade
@@ -34,3 +37,14 @@ def test_closing_by_hand_while_the_bots_sell_is_pending_is_refused():
     assert Trade.objects.filter(type="sell").count() == 1
     position.refresh_from_db()
     assert position.is_open and position.quantity == 12
+
+
+def test_marking_counts_the_shares_held_now_not_when_the_position_was_read():
+    position = PositionFactory(quantity=12, entry_price=Decimal("80"), entry_commission=Decimal("1.20"))
+    read_by_the_mark_task = Position.objects.get(pk=position.pk)
+    # A partial sell fills meanwhile: 7 shares and 0.70 of the entry commission are left.
+    Position.objects.filter(pk=position.pk).update(quantity=7, entry_commission=Decimal("0.7"))
+
+    position_mark(position=read_by_the_mark_task, price=Decimal("82"))
+
+    assert Position.objects.get(pk=position.pk).unrealized_pnl == Decimal("13.3")  # (82 - 80) x 7 - 0.70
