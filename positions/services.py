@@ -4,7 +4,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING
 
 from django.db import transaction
-from django.db.models import F, Value
+from django.db.models import F, Q, Value
 from django.utils import timezone
 
 from positions.models import Position
@@ -107,6 +107,15 @@ def position_close(*, position: Position, reason: str = "closed by hand") -> "Tr
     bot = position.bot
     if bot is None:
         raise Conflict("the position's bot no longer exists: close it at the broker")
+    from trades.models import Trade
+
+    # One manual close per position and attempt: a double click or a retried request cannot sell twice,
+    # and a close the broker refused or cancelled can be tried again under a new id.
+    base = f"tb-{bot.pk}-{position.symbol}-sell-close-{position.pk}"
+    ended = Trade.objects.filter(
+        Q(client_order_id=base) | Q(client_order_id__startswith=f"{base}-"),
+        status__in=[Trade.Status.FAILED, Trade.Status.CANCELLED],
+    ).count()
     market = market_for(bot.broker_account)
     trade = order_send(
         bot=bot,
@@ -114,8 +123,7 @@ def position_close(*, position: Position, reason: str = "closed by hand") -> "Tr
         symbol=position.symbol,
         side="sell",
         quantity=position.quantity,
-        # One manual close per position: a double click or a retried request cannot sell twice.
-        client_order_id=f"tb-{bot.pk}-{position.symbol}-sell-close-{position.pk}",
+        client_order_id=base if not ended else f"{base}-{ended + 1}",
         bar_time=None,
         reason=reason,
         snapshot={"close": float(position.current_price)},

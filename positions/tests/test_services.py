@@ -48,3 +48,18 @@ def test_marking_counts_the_shares_held_now_not_when_the_position_was_read():
     position_mark(position=read_by_the_mark_task, price=Decimal("82"))
 
     assert Position.objects.get(pk=position.pk).unrealized_pnl == Decimal("13.3")  # (82 - 80) x 7 - 0.70
+
+
+def test_a_close_the_broker_refused_can_be_tried_again_but_a_sent_one_cannot():
+    position = PositionFactory(quantity=12)
+    base = f"tb-{position.bot_id}-{position.symbol}-sell-close-{position.pk}"
+    TradeFactory(bot=position.bot, symbol=position.symbol, type="sell", quantity=12, price=None, status="failed",
+                 client_order_id=base)
+
+    trade = position_close(position=position)
+
+    assert (trade.client_order_id, trade.status) == (f"{base}-2", "filled")
+    position.refresh_from_db()
+    assert not position.is_open
+    with pytest.raises(Conflict, match="already closed"):
+        position_close(position=position)
