@@ -8,12 +8,15 @@ from django.core.cache import cache
 from django.utils import timezone
 
 from bots import services
-from bots.connections import market_for
+from bots.connections import broker_for, market_for
 from bots.engine.risk import to_price
 from bots.models import Bot, TickLog
+from bots.orders import orders_settle
 from bots.ticks import session_day_start
 from positions.models import Position
 from positions.services import position_mark
+from trades.models import Trade
+from tradebot.brokers.base import BrokerError
 from tradebot.events import publish
 from tradebot.market.calendar import MarketStatus, always_open_status, current_session_open, nyse_status
 
@@ -42,6 +45,20 @@ def positions_mark_to_market() -> int:
             position_mark(position=position, price=prices[key])
             marked += 1
     return marked
+
+
+def pending_orders_settle() -> int:
+    """Record fills of orders still pending at a broker for every bot, running or not: a tick settles
+    its own, but a stopped bot, a closed window or a closed market runs no tick."""
+    settled = 0
+    bot_ids = Trade.objects.filter(status=Trade.Status.PENDING).values_list("bot_id", flat=True).distinct()
+    for bot in Bot.objects.filter(pk__in=bot_ids).select_related("broker_account"):
+        account = bot.broker_account
+        try:
+            settled += len(orders_settle(bot=bot, broker=broker_for(account, market_for(account))))
+        except BrokerError:
+            logger.warning("could not settle the pending orders of bot %s", bot.pk, exc_info=True)
+    return settled
 
 
 def market_status_now() -> MarketStatus:

@@ -2,7 +2,7 @@
 order takes, from a tick or from a person closing a position."""
 
 import logging
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.utils import timezone
 
@@ -12,6 +12,10 @@ from trades.models import Trade
 from trades.services import trade_apply_result, trade_record_pending
 
 logger = logging.getLogger(__name__)
+
+# As long as a tick may hold its bot (bots.ticks.CLAIM_LEASE): a buy the broker never received is still
+# the same decision within it, and a stale one after.
+UNSENT_BUY_MAX_AGE = timedelta(minutes=2)
 
 
 def order_send(
@@ -45,18 +49,35 @@ def order_send(
     return trade_apply_result(trade=trade, result=_submit(broker, trade))
 
 
-def orders_repair(*, bot: Bot, broker: Broker) -> list[Trade]:
+def orders_repair(*, bot: Bot, broker: Broker, now: datetime) -> list[Trade]:
     """Settle the bot's pending trades with the broker: an order it has is recorded as it stands; one it
-    never received is sent now, under the same client order id (so it can never be placed twice).
+    never received is sent now, under the same client order id (so it can never be placed twice) -- but
+    a buy only while its decision is fresh: later, the price and size it was decided on no longer hold.
     Returns the trades as they now stand (some may still be pending at the broker)."""
     repaired = []
-    for trade in Trade.objects.filter(bot=bot, status=Trade.Status.PENDING).order_by("timestamp"):
+    for trade in _pending(bot):
         result = broker.get_order(trade.client_order_id)
-        if result is None:
+        if result is None and trade.type == Trade.Type.BUY and now - trade.timestamp > UNSENT_BUY_MAX_AGE:
+            result = _not_sent(trade, "never reached the broker, and too old to send at today's price")
+        elif result is None:
             logger.warning("order %s never reached the broker: sending it now", trade.client_order_id)
             result = _submit(broker, trade)
         repaired.append(trade_apply_result(trade=trade, result=result))
     return repaired
+
+
+def orders_settle(*, bot: Bot, broker: Broker) -> list[Trade]:
+    """Record what the broker did with the bot's pending orders, whatever the bot's status, window or
+    the market hours (a close sent by hand must be recorded when it fills). Sends nothing."""
+    settled = []
+    for trade in _pending(bot):
+        if (result := broker.get_order(trade.client_order_id)) is not None:
+            settled.append(trade_apply_result(trade=trade, result=result))
+    return settled
+
+
+def _pending(bot: Bot):
+    return Trade.objects.filter(bot=bot, status=Trade.Status.PENDING).order_by("timestamp")
 
 
 def _submit(broker: Broker, trade: Trade) -> OrderResult:
@@ -64,12 +85,16 @@ def _submit(broker: Broker, trade: Trade) -> OrderResult:
     try:
         return broker.submit_order(request)
     except OrderRejected as exc:
-        return OrderResult(
-            order_id="",
-            client_order_id=trade.client_order_id,
-            symbol=trade.symbol,
-            side=trade.type,
-            quantity=trade.quantity,
-            status="failed",
-            message=str(exc),
-        )
+        return _not_sent(trade, str(exc), status="failed")
+
+
+def _not_sent(trade: Trade, message: str, *, status: str = "cancelled") -> OrderResult:
+    return OrderResult(
+        order_id="",
+        client_order_id=trade.client_order_id,
+        symbol=trade.symbol,
+        side=trade.type,
+        quantity=trade.quantity,
+        status=status,
+        message=message,
+    )

@@ -16,6 +16,11 @@ def mark_to_market() -> None:
     maintenance.positions_mark_to_market()
 
 
+@shared_task(name="bots.settle_pending_orders", ignore_result=True)
+def settle_pending_orders() -> None:
+    maintenance.pending_orders_settle()
+
+
 @shared_task(name="bots.market_status", ignore_result=True)
 def market_status() -> None:
     maintenance.market_status_publish()

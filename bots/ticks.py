@@ -103,7 +103,7 @@ def _run(bot: Bot, *, force: bool, now: datetime) -> TickReport:
                 return TickReport(bot.pk, "skipped", f"outside the window {config.window_start:%H:%M}-{config.window_end:%H:%M} ET")
         market = market_for(account)
         broker = broker_for(account, market, now=now)
-        pending = [trade for trade in orders_repair(bot=bot, broker=broker) if trade.status == Trade.Status.PENDING]
+        pending = [trade for trade in orders_repair(bot=bot, broker=broker, now=now) if trade.status == Trade.Status.PENDING]
         report = _trade(bot, config, market, broker, now, pending)
     except BrokerError as exc:
         return _failed(bot, f"broker: {exc}")

@@ -145,3 +145,24 @@ def test_a_buy_still_pending_at_alpaca_holds_its_cash_from_the_next_symbol(marke
     assert (first["symbol"], first["qty"]) == ("TEST", "75")
     assert (second["symbol"], second["qty"]) == ("MORE", "50")  # floor(4000 / 80)
     assert set(Trade.objects.filter(bot=bot).values_list("status", flat=True)) == {"pending"}
+
+
+def test_a_close_filled_after_the_bot_was_stopped_is_recorded_by_the_settling_task(market, bot):
+    from bots.maintenance import pending_orders_settle
+    from positions.services import position_close
+
+    bot_tick(bot_id=bot.pk, now=AFTER_FALL)
+    position = Position.objects.get(bot=bot, is_open=True)
+    services.bot_stop(bot=bot)
+    market.accept_without_fill = True  # the market is closed: Alpaca accepts, fills later
+    close = position_close(position=position)
+    assert close.status == "pending"
+
+    market.update_order(close.client_order_id, status="filled", filled_qty="12", filled_avg_price="81.5",
+                        filled_at="2024-03-05T15:10:00Z")
+    assert pending_orders_settle() == 1
+
+    close.refresh_from_db()
+    assert (close.status, close.price, close.profit_loss) == ("filled", Decimal("81.5"), Decimal("18"))  # (81.50 - 80) x 12
+    assert not Position.objects.get(pk=position.pk).is_open
+    assert len(market.orders) == 2

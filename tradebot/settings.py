@@ -112,6 +112,7 @@ CELERY_BEAT_SCHEDULE = {
     "beat_heartbeat": {"task": "tradebot.tasks.beat_heartbeat", "schedule": 30.0, "options": {"expire_seconds": 30}},
     "mark_to_market": {"task": "bots.mark_to_market", "schedule": 60.0, "options": {"expire_seconds": 60}},
     "market_status": {"task": "bots.market_status", "schedule": 60.0, "options": {"expire_seconds": 60}},
+    "settle_pending_orders": {"task": "bots.settle_pending_orders", "schedule": 60.0, "options": {"expire_seconds": 60}},
     # Every minute, acting only once a new session has opened: idempotent, and never misses an open.
     "daily_reset": {"task": "bots.daily_reset", "schedule": 60.0, "options": {"expire_seconds": 60}},
     "prune_tick_logs": {"task": "bots.prune_tick_logs", "schedule": 600.0, "options": {"expire_seconds": 600}},

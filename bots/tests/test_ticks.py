@@ -355,3 +355,21 @@ def test_the_daily_reset_does_not_restart_a_bot_stopped_after_it_looked():
 
     assert services.bot_resume_after_reset(bot=stale) is None
     assert Bot.objects.get(pk=bot.pk).status == Bot.Status.STOPPED
+
+
+def test_a_buy_that_never_reached_the_broker_and_went_stale_is_cancelled_not_sent():
+    now = add_bars("TEST", falling_closes())
+    bot = running_bot()
+    stale = Trade.objects.create(
+        owner=bot.owner, bot=bot, bot_name=bot.name, symbol="TEST", type="buy", quantity=12,
+        timestamp=now - timedelta(days=1), client_order_id=f"tb-{bot.pk}-TEST-buy-20240304T1459",
+        indicators_snapshot={"close": 95.0},
+    )
+
+    bot_tick(bot_id=bot.pk, now=now)
+
+    stale.refresh_from_db()
+    assert stale.status == "cancelled" and "too old" in stale.message
+    # Today's decision is taken afresh, at today's price.
+    fresh = Trade.objects.get(bot=bot, status="filled")
+    assert fresh.client_order_id == f"tb-{bot.pk}-TEST-buy-20240305T1459" and fresh.price == Decimal("80")
