@@ -84,3 +84,23 @@ class TradeFactory(factory.django.DjangoModelFactory):
     timestamp = factory.LazyFunction(timezone.now)
     client_order_id = factory.Sequence(lambda n: f"tb-test-{n}")
     status = Trade.Status.FILLED
+
+
+def bot_form_data(account, **changes) -> dict:
+    """What a person submits in the bot form (the dashboard and the admin share the form)."""
+    data = {
+        "name": "Form bot",
+        "capital": "5000",
+        "broker_account": account.pk,
+        "symbols": "aapl, MSFT",
+        "timeframe": "1Min",
+        "trading_frequency": "60",
+        "signal_mode": "majority",
+        "indicators": '{"RSI": {"period": 14, "oversold": 30, "overbought": 70}}',
+        "risk_management": '{"stop_loss": 0.02}',
+        "start_hour": "9",
+        "start_minute": "30",
+        "end_hour": "16",
+        "end_minute": "0",
+    }
+    return data | changes

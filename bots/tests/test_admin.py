@@ -5,6 +5,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from bots.models import Bot, BrokerAccount
+from tests import factories
 from tests.factories import BotFactory, BrokerAccountFactory, PositionFactory, TradeFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -29,24 +30,8 @@ def staff(client):
 
 
 def bot_form_data(account, **changes) -> dict:
-    data = {
-        "name": "Admin bot",
-        "capital": "5000",
-        "broker_account": account.pk,
-        "symbols": "aapl, MSFT",
-        "timeframe": "1Min",
-        "trading_frequency": "60",
-        "signal_mode": "majority",
-        "indicators": '{"RSI": {"period": 14, "oversold": 30, "overbought": 70}}',
-        "risk_management": '{"stop_loss": 0.02}',
-        "start_hour": "9",
-        "start_minute": "30",
-        "end_hour": "16",
-        "end_minute": "0",
-        "_save": "Save",
-    }
-    data.update(changes)
-    return data
+    """The shared bot form as the admin posts it."""
+    return factories.bot_form_data(account, **{"name": "Admin bot", "_save": "Save", **changes})
 
 
 def with_activity(bot):

@@ -6,7 +6,15 @@ from django.utils import timezone
 
 from bots.connections import clear_caches
 from bots.models import Bot
-from tests.factories import DESIGN_CONFIG, BotFactory, BrokerAccountFactory, PositionFactory, TradeFactory, UserFactory
+from tests.factories import (
+    DESIGN_CONFIG,
+    BotFactory,
+    BrokerAccountFactory,
+    PositionFactory,
+    TradeFactory,
+    UserFactory,
+    bot_form_data,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -17,26 +25,6 @@ HTMX = {"HTTP_HX_REQUEST": "true"}
 def signed_in(client, user):
     client.force_login(user)
     return client
-
-
-def bot_form_data(account, **changes) -> dict:
-    data = {
-        "name": "Form bot",
-        "capital": "5000",
-        "broker_account": account.pk,
-        "symbols": "aapl, MSFT",
-        "timeframe": "1Min",
-        "trading_frequency": "60",
-        "signal_mode": "majority",
-        "indicators": '{"RSI": {"period": 14, "oversold": 30, "overbought": 70}}',
-        "risk_management": '{"stop_loss": 0.02, "max_position_size": 0.1}',
-        "start_hour": "9",
-        "start_minute": "30",
-        "end_hour": "16",
-        "end_minute": "0",
-    }
-    data.update(changes)
-    return data
 
 
 @pytest.mark.parametrize("name", ["bots:dashboard", "bots:list", "bots:new", "trades:list", "positions:list"])
