@@ -51,7 +51,7 @@ def pending_orders_settle() -> int:
     """Record fills of orders still pending at a broker for every bot, running or not: a tick settles
     its own, but a stopped bot, a closed window or a closed market runs no tick."""
     settled = 0
-    bot_ids = Trade.objects.filter(status=Trade.Status.PENDING).values_list("bot_id", flat=True).distinct()
+    bot_ids = Trade.objects.pending().values_list("bot_id", flat=True).distinct()
     for bot in Bot.objects.filter(pk__in=bot_ids).select_related("broker_account"):
         account = bot.broker_account
         try:

@@ -77,7 +77,7 @@ def orders_settle(*, bot: Bot, broker: Broker) -> list[Trade]:
 
 
 def _pending(bot: Bot):
-    return Trade.objects.filter(bot=bot, status=Trade.Status.PENDING).order_by("timestamp")
+    return bot.trades.pending().order_by("timestamp")
 
 
 def _submit(broker: Broker, trade: Trade) -> OrderResult:

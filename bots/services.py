@@ -13,6 +13,7 @@ from bots.config import BotConfig, config_errors
 from bots.models import Bot, BrokerAccount
 from tradebot.errors import Conflict, Invalid
 from tradebot.events import publish
+from trades.models import Trade
 
 TICK_TASK = "bots.tick"
 DEFAULT_ACCOUNT_NAME = "Paper (simulated)"
@@ -63,7 +64,7 @@ def bot_update(*, bot: Bot, config: BotConfig, broker_account: BrokerAccount | N
     if broker_account is not None and broker_account.pk != bot.broker_account_id:
         if bot.positions.filter(is_open=True).exists():
             raise Conflict("close the bot's open positions before moving it to another broker account")
-        if _has_pending_orders(bot.trades):
+        if bot.trades.pending().exists():
             # The next tick would ask the new account for the order, not find it, and place it again there.
             raise Conflict("the bot has orders still pending at its broker: wait for them to settle before moving it")
         bot.broker_account = _check_account(bot.owner, broker_account)
@@ -79,18 +80,12 @@ def bot_delete(*, bot: Bot) -> None:
     """Delete a bot without open positions; its trades and closed positions stay, with its name."""
     if bot.positions.filter(is_open=True).exists():
         raise Conflict("the bot has open positions: close them first")
-    if _has_pending_orders(bot.trades):
+    if bot.trades.pending().exists():
         # Orphaned, a pending order would still fill at the broker with nothing left to record it.
         raise Conflict("the bot has orders still pending at its broker: wait for them to settle first")
     if bot.periodic_task_id:
         PeriodicTask.objects.filter(pk=bot.periodic_task_id).delete()
     bot.delete()
-
-
-def _has_pending_orders(trades) -> bool:
-    from trades.models import Trade
-
-    return trades.filter(status=Trade.Status.PENDING).exists()
 
 
 def bot_start(*, bot: Bot) -> Bot:
@@ -209,7 +204,7 @@ def broker_account_update(
     if paper is not None and paper != account.paper and account.bots.filter(positions__is_open=True).exists():
         # The positions are held at the other endpoint: the bots could no longer sell them.
         raise Conflict("close the open positions of this account's bots before switching between paper and live")
-    if paper is not None and paper != account.paper and account.bots.filter(trades__status="pending").exists():
+    if paper is not None and paper != account.paper and Trade.objects.filter(bot__broker_account=account).pending().exists():
         # A pending order would be looked up at the other endpoint, not found there, and placed again: with real money.
         raise Conflict("orders of this account's bots are still pending: wait for them to settle before switching between paper and live")
     for field, value in {"name": name, "paper": paper, "base_url": base_url, "data_url": data_url}.items():

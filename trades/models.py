@@ -7,6 +7,10 @@ class TradeQuerySet(models.QuerySet):
     def for_user(self, user):
         return self if user.is_superuser else self.filter(owner=user)
 
+    def pending(self):
+        """Orders not yet settled with the broker."""
+        return self.filter(status=Trade.Status.PENDING)
+
     def delete(self):
         raise PermissionError("Trades are financial records: they are never deleted.")
 

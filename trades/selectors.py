@@ -115,7 +115,7 @@ def trade_stats(trades: QuerySet[Trade]) -> TradeStats:
     speed, never correctness."""
     trades = trades.order_by()
     sql, params = trades.query.sql_with_params()
-    fingerprint = (sql, params, trades.count(), trades.filter(status=Trade.Status.PENDING).count())
+    fingerprint = (sql, params, trades.count(), trades.pending().count())
     key = "tradebot:trade-stats:" + hashlib.sha256(repr(fingerprint).encode()).hexdigest()
     try:
         cached = cache.get(key)

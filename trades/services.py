@@ -64,7 +64,7 @@ def trade_record_pending(
 
 
 def _order_refusal(*, bot: Bot, symbol: str, side: str, quantity: int) -> str | None:
-    if Trade.objects.filter(bot=bot, symbol=symbol, status=Trade.Status.PENDING).exists():
+    if bot.trades.pending().filter(symbol=symbol).exists():
         return f"an order for {symbol} is still pending"
     position = Position.objects.filter(bot=bot, symbol=symbol, is_open=True).first()
     if side == Trade.Type.BUY:
