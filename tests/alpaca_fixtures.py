@@ -1,6 +1,7 @@
 """pytest fixtures for the local Alpaca stand-in (tests/alpaca_stub.py)."""
 
 import pytest
+from django.test import override_settings
 
 from tests.alpaca_stub import AlpacaStub
 from tests.factories import BrokerAccountFactory
@@ -8,7 +9,8 @@ from tests.factories import BrokerAccountFactory
 
 @pytest.fixture
 def alpaca_stub():
-    with AlpacaStub() as stub:
+    # The stand-in listens on the loopback, which accounts may only point at when the operator lists it.
+    with AlpacaStub() as stub, override_settings(TRADEBOT_ALPACA_ALLOWED_HOSTS=["127.0.0.1"]):
         yield stub
     assert not stub.errors, f"the Alpaca stub itself failed: {stub.errors!r}"
 

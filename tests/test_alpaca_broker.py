@@ -10,7 +10,14 @@ import pytest
 
 from bots.models import BrokerAccount
 from tradebot.brokers.alpaca import AlpacaBroker, MarketClock, RetryPolicy
-from tradebot.brokers.base import AccountInfo, BrokerError, BrokerPosition, OrderRejected, OrderRequest
+from tradebot.brokers.base import (
+    AccountInfo,
+    BrokerError,
+    BrokerPosition,
+    BrokerUnavailable,
+    OrderRejected,
+    OrderRequest,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -134,11 +141,13 @@ def test_a_persistent_server_error_becomes_a_broker_error_after_the_retries(brok
     assert stub.orders == []
 
 
-def test_a_server_error_page_that_is_not_json_is_still_a_broker_error(broker, stub):
-    stub.fail_next("/v2/account", 502, times=10, body="<html>502 Bad Gateway</html>")
+def test_a_server_error_page_that_is_not_json_is_a_broker_error_that_does_not_repeat_it(broker, stub):
+    stub.fail_next("/v2/account", 502, times=10, body="<html>502 Bad Gateway from 10.0.0.7</html>")
 
-    with pytest.raises(BrokerError, match="502 Bad Gateway"):
+    with pytest.raises(BrokerUnavailable) as raised:
         broker.account()
+
+    assert str(raised.value) == "Alpaca account failed after 3 attempts: HTTP 502: not an Alpaca answer"
 
 
 def test_a_hanging_alpaca_times_out_into_a_broker_error_in_bounded_time(broker, stub):

@@ -1,6 +1,7 @@
 from decimal import Decimal
 
 import pytest
+from django.test import override_settings
 from django_celery_beat.models import PeriodicTask
 
 from bots import services
@@ -166,6 +167,7 @@ def test_every_problem_of_a_new_account_is_reported_at_once():
     assert {e["field"] for e in caught.value.errors} == {"name", "paper", "confirm_live", "data_url"}
 
 
+@override_settings(TRADEBOT_ALPACA_ALLOWED_HOSTS=["proxy.example"])
 def test_updating_with_blank_keys_keeps_the_stored_secrets():
     account = alpaca_account()
     services.broker_account_update(account=account, name="Renamed", base_url="https://proxy.example/v2")

@@ -23,7 +23,17 @@ from alpaca.trading.models import Order
 from alpaca.trading.requests import MarketOrderRequest
 from django.conf import settings
 
-from tradebot.brokers.base import AccountInfo, BrokerError, BrokerPosition, OrderRejected, OrderRequest, OrderResult
+from tradebot.brokers.base import (
+    AccountInfo,
+    BrokerError,
+    BrokerPosition,
+    BrokerUnavailable,
+    OrderRejected,
+    OrderRequest,
+    OrderResult,
+)
+from tradebot.brokers.endpoints import EndpointRefused, EndpointUnresolved, check_endpoint
+from tradebot.errors import BrokerAccountUnusable
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -90,18 +100,28 @@ def is_transient(error: Exception) -> bool:
     return isinstance(error, (requests.Timeout, requests.ConnectionError, requests.exceptions.ChunkedEncodingError))
 
 
+# What a failure is called when it reaches a person: short, and never the upstream's own text beyond
+# Alpaca's error message (a foreign body may be anything, a port scan's answer included).
+MAX_MESSAGE = 200
+
+
 def describe(error: Exception) -> str:
     if isinstance(error, APIError):
         return f"HTTP {error.status_code}: {api_message(error)}"
-    return str(error) or type(error).__name__
+    if isinstance(error, requests.Timeout):
+        return "timed out"
+    if isinstance(error, requests.ConnectionError):
+        return "could not connect"
+    return type(error).__name__
 
 
 def api_message(error: APIError) -> str:
-    """Alpaca's error message, or the raw body when it is not Alpaca's JSON (a proxy's HTML page)."""
+    """Alpaca's error message; a body that is not Alpaca's JSON (a proxy's HTML page) is not repeated."""
     try:
-        return str(error.message)
+        message = error.message
     except (ValueError, KeyError, TypeError):
-        return str(error)[:200]
+        return "not an Alpaca answer"
+    return str(message)[:MAX_MESSAGE] if isinstance(message, str) else "not an Alpaca answer"
 
 
 def api_code(error: APIError) -> int | None:
@@ -112,7 +132,7 @@ def api_code(error: APIError) -> int | None:
 
 
 def with_retries(action: Callable[[], T], policy: RetryPolicy, what: str) -> T:
-    """Run `action`, retrying transient failures; BrokerError once the attempts are used up.
+    """Run `action`, retrying transient failures; BrokerUnavailable once the attempts are used up.
     Other errors propagate untouched for the caller to classify."""
     attempt = 1
     while True:
@@ -122,7 +142,7 @@ def with_retries(action: Callable[[], T], policy: RetryPolicy, what: str) -> T:
             if not is_transient(error):
                 raise
             if attempt >= policy.attempts:
-                raise BrokerError(f"Alpaca {what} failed after {attempt} attempts: {describe(error)}") from error
+                raise BrokerUnavailable(f"Alpaca {what} failed after {attempt} attempts: {describe(error)}") from error
             log.warning("Alpaca %s failed (attempt %d of %d), retrying: %s", what, attempt, policy.attempts,
                         describe(error))
             time.sleep(policy.delay(attempt - 1))
@@ -139,14 +159,36 @@ def alpaca_errors(what: str, *, rejectable: bool = False) -> Iterator[None]:
         refused = error.status_code in (400, 403, 422) and api_code(error) is not None
         if rejectable and refused:
             raise OrderRejected(api_message(error)) from error
-        raise BrokerError(f"Alpaca {what} failed: {describe(error)}") from error
-    except (requests.RequestException, ValueError) as error:  # pydantic's ValidationError is a ValueError
-        raise BrokerError(f"Alpaca {what} failed: {describe(error)}") from error
+        failure = BrokerUnavailable if is_transient(error) else BrokerError
+        raise failure(f"Alpaca {what} failed: {describe(error)}") from error
+    except requests.RequestException as error:
+        raise BrokerUnavailable(f"Alpaca {what} failed: {describe(error)}") from error
+    except ValueError as error:  # pydantic's ValidationError: an answer that is not Alpaca's shape
+        raise BrokerError(f"Alpaca {what} failed: the answer is not Alpaca's") from error
 
 
 def is_duplicate_client_order_id(error: APIError) -> bool:
     message = api_message(error).lower()
     return error.status_code == 422 and "client_order_id" in message and "unique" in message
+
+
+def checked_url(url: str, what: str) -> str:
+    """`url` if the server may call it (see tradebot.brokers.endpoints)."""
+    try:
+        check_endpoint(url)
+    except EndpointUnresolved as exc:
+        raise BrokerUnavailable(f"Alpaca {what}: {exc}") from None
+    except EndpointRefused as exc:
+        raise BrokerAccountUnusable(f"the account's Alpaca {what} URL {exc}") from None
+    return url
+
+
+def client_credentials(account) -> tuple[str, str]:
+    """The account's keys (BrokerKeysUnreadable when they no longer decrypt); BrokerError when there are none."""
+    api_key, secret_key = account.credentials()
+    if not (api_key and secret_key):
+        raise BrokerError(f"Alpaca account {account} has no API credentials")
+    return api_key, secret_key
 
 
 def check_url_matches_mode(url: str, paper: bool) -> None:
@@ -191,10 +233,9 @@ def order_result(order: Order) -> OrderResult:
 class AlpacaBroker:
     def __init__(self, account, *, retry: RetryPolicy | None = None, timeout: float | None = None):
         check_url_matches_mode(account.trading_url, account.paper)
-        api_key, secret_key = account.credentials()
-        if not (api_key and secret_key):
-            raise BrokerError(f"Alpaca account {account} has no API credentials")
-        self._client = TradingClient(api_key, secret_key, paper=account.paper, url_override=account.trading_url)
+        api_key, secret_key = client_credentials(account)
+        url = checked_url(account.trading_url, "trading")
+        self._client = TradingClient(api_key, secret_key, paper=account.paper, url_override=url)
         harden(self._client, settings.ALPACA_TIMEOUT_SECONDS if timeout is None else timeout)
         self._retry = retry or RetryPolicy.from_settings()
 

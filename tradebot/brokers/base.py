@@ -50,7 +50,12 @@ class AccountInfo:
 
 
 class BrokerError(Exception):
-    """The broker could not be reached or kept failing (after retries): try again later."""
+    """The broker or market data provider failed or refused: the message says why, in short."""
+
+
+class BrokerUnavailable(BrokerError):
+    """The provider could not be reached or kept failing (timeouts, 429, 5xx, after retries): an
+    outage of the service, not a problem of one account; try again later."""
 
 
 class OrderRejected(BrokerError):
