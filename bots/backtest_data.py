@@ -12,13 +12,12 @@ from pathlib import Path
 
 import pandas as pd
 
-from bots.connections import market_for
+from bots.connections import account_feed, simulated_market
 from bots.models import BrokerAccount
 from tradebot.market.bar_times import day_start
 from tradebot.market.base import BAR_COLUMNS, MarketData
 from tradebot.market.csv_import import CsvImportError, parse_bars_csv
 from tradebot.market.feeds import PreferStored
-from tradebot.market.simulated import SimulatedMarket
 from tradebot.market.stored import has_bars
 
 
@@ -27,7 +26,8 @@ class BarsUnavailable(ValueError):
 
 
 def backtest_market(account: BrokerAccount | None) -> MarketData:
-    return market_for(account) if account else PreferStored(SimulatedMarket())
+    """Imported bars first (history is what they are for), then the account's feed or the simulated market."""
+    return PreferStored(account_feed(account) if account else simulated_market())
 
 
 def bar_sources(market: MarketData, symbols: list[str], timeframe: str) -> dict[str, str]:

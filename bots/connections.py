@@ -1,7 +1,9 @@
 """Which market data feed, broker and market clock a broker account uses, and the caches bots share.
 
 Many bots trade the same symbols: within one process, a symbol's bars are fetched once per minute
-and each indicator is computed once per bar, whatever the number of bots asking.
+and each indicator is computed once per bar, whatever the number of bots asking. Every cache is keyed
+by the feed's identity (kind, data URL, data feed, whose keys), never by a name two users share: one
+account's feed can never decide another account's trades.
 """
 
 from collections import OrderedDict
@@ -15,10 +17,12 @@ from django.conf import settings
 from bots.engine.indicators import REGISTRY, Params, Series
 from bots.engine.signals import Computer, Signal, evaluate, signal_at
 from bots.models import BrokerAccount
-from tradebot.brokers.base import Broker
+from tradebot.brokers.base import Broker, BrokerError, BrokerUnavailable
+from tradebot.errors import Conflict
 from tradebot.health import record_market_data
 from tradebot.market.base import MarketData
 from tradebot.market.calendar import MarketStatus, always_open_status, nyse_status
+from tradebot.market.feeds import PreferStored
 
 
 class BoundedCache:
@@ -61,12 +65,23 @@ def recent_bars(market: MarketData, symbol: str, timeframe: str, *, now: datetim
         try:
             bars = market.bars(symbol, timeframe, end=now, limit=limit)
         except Exception as exc:
-            record_market_data(market.name, error=f"{symbol} {timeframe}: {exc}")
+            if _service_fault(exc):
+                _record(market, symbol, error=f"{timeframe}: {exc}")
             raise
-        record_market_data(market.name)
+        _record(market, symbol)
         return bars
 
-    return _bars.get_or_compute((market.name, symbol, timeframe, minute, limit), fetch)
+    return _bars.get_or_compute((market.identity, symbol, timeframe, minute, limit), fetch)
+
+
+def _service_fault(exc: Exception) -> bool:
+    """An outage or a data fault counts against the feed; a refusal of one account's keys or plan does not."""
+    return isinstance(exc, BrokerUnavailable) or not isinstance(exc, (BrokerError, Conflict))
+
+
+def _record(market: MarketData, symbol: str, *, error: str = "") -> None:
+    if market.health_label is not None:
+        record_market_data(market.health_label, symbol=symbol, error=error)
 
 
 def shared_computer(market: MarketData, symbol: str, timeframe: str, bars: pd.DataFrame) -> Computer:
@@ -78,7 +93,7 @@ def shared_computer(market: MarketData, symbol: str, timeframe: str, bars: pd.Da
             values = indicator.compute(bars, params)
             return values, indicator.vote(values, bars, params)
 
-        return _indicators.get_or_compute((market.name, symbol, timeframe, last, len(bars), name, params), run)
+        return _indicators.get_or_compute((market.identity, symbol, timeframe, last, len(bars), name, params), run)
 
     return compute
 
@@ -87,23 +102,30 @@ def latest_signal(
     market: MarketData, symbol: str, timeframe: str, bars: pd.DataFrame, params: dict[str, Params], mode: str
 ) -> Signal:
     """The signal of the last closed bar, shared by every bot with this symbol and these indicators."""
-    key = (market.name, symbol, timeframe, bars.index[-1], len(bars), tuple(params.items()), mode)
+    key = (market.identity, symbol, timeframe, bars.index[-1], len(bars), tuple(params.items()), mode)
     compute = shared_computer(market, symbol, timeframe, bars)
     return _signals.get_or_compute(key, lambda: signal_at(evaluate(bars, params, mode, compute), -1))
 
 
 def market_for(account: BrokerAccount) -> MarketData:
-    from tradebot.market.feeds import PreferStored
+    """The feed a bot on this account decides on. A real broker's bots decide on its feed only: bars
+    imported for a backtest must never become what a live order is sized on. The simulated market
+    serves imported bars where they exist (demos on recorded data)."""
+    feed = account_feed(account)
+    return feed if account.kind == BrokerAccount.Kind.ALPACA else PreferStored(feed)
 
+
+def account_feed(account: BrokerAccount) -> MarketData:
+    """The account's own feed, without imported bars: Alpaca's data API or the simulated market."""
     if account.kind == BrokerAccount.Kind.ALPACA:
         from tradebot.market.alpaca_data import AlpacaMarketData
 
-        return PreferStored(AlpacaMarketData(account))
-    return PreferStored(_simulated_market())
+        return AlpacaMarketData(account)
+    return simulated_market()
 
 
 @cache
-def _simulated_market() -> MarketData:
+def simulated_market() -> MarketData:
     from tradebot.market.simulated import SimulatedMarket
 
     return SimulatedMarket()
@@ -122,13 +144,20 @@ def broker_for(account: BrokerAccount, market: MarketData, *, now: datetime | No
     return SimBroker(account, market=market, clock=lambda: now)
 
 
+def calendar_source(account: BrokerAccount) -> str:
+    """Whose hours age the account's bars: the NYSE's, or around the clock for the demo market."""
+    if account.kind == BrokerAccount.Kind.SIM and settings.TRADEBOT_SIM_ALWAYS_OPEN:
+        return "always_open"
+    return "nyse"
+
+
 def market_status_for(account: BrokerAccount, now: datetime) -> MarketStatus:
     """Alpaca's clock for Alpaca accounts; the NYSE calendar (or always open, for demos) otherwise."""
     if account.kind == BrokerAccount.Kind.ALPACA:
         from tradebot.brokers.alpaca import AlpacaBroker
 
         minute = now.replace(second=0, microsecond=0)
-        clock = _clocks.get_or_compute((account.pk, minute), lambda: AlpacaBroker(account).clock())
+        clock = _clocks.get_or_compute((account.pk, account.trading_url, minute), lambda: AlpacaBroker(account).clock())
         return MarketStatus(
             is_open=clock.is_open, next_open=clock.next_open, next_close=clock.next_close, source="alpaca", timestamp=now
         )

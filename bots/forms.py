@@ -124,4 +124,4 @@ class BrokerAccountForm(ServiceModelForm):
 
     class Meta:
         model = BrokerAccount
-        fields = ["name", "kind", "paper", "base_url", "data_url", "sim_slippage", "sim_commission"]
+        fields = ["name", "kind", "paper", "base_url", "data_url", "data_feed", "sim_slippage", "sim_commission"]

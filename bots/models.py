@@ -8,6 +8,12 @@ from django.urls import reverse
 
 from bots.config import BotConfig, RiskConfig
 from tradebot import crypto
+from tradebot.errors import BrokerKeysUnreadable
+
+
+class DataFeed(models.TextChoices):
+    IEX = "iex", "IEX"
+    SIP = "sip", "SIP"
 
 
 class BrokerAccount(models.Model):
@@ -21,6 +27,12 @@ class BrokerAccount(models.Model):
     paper = models.BooleanField(default=True, help_text="Live (non-paper) accounts trade real money.")
     base_url = models.URLField(blank=True, help_text="Alpaca trading API; empty uses ALPACA_BASE_URL.")
     data_url = models.URLField(blank=True, help_text="Alpaca market data API; empty uses ALPACA_DATA_URL.")
+    data_feed = models.CharField(
+        max_length=4,
+        choices=DataFeed.choices,
+        default=DataFeed.IEX,
+        help_text="Alpaca's data feed: IEX (every plan) or SIP (all US exchanges; a paid plan).",
+    )
     api_key_encrypted = models.TextField(blank=True, editable=False)
     secret_key_encrypted = models.TextField(blank=True, editable=False)
     sim_slippage = models.DecimalField(
@@ -50,10 +62,26 @@ class BrokerAccount(models.Model):
         self.secret_key_encrypted = crypto.encrypt(secret_key) if secret_key else ""
 
     def credentials(self) -> tuple[str, str]:
-        """The decrypted (api_key, secret_key), or the ALPACA_* defaults where none were saved."""
-        key = crypto.decrypt(self.api_key_encrypted) if self.api_key_encrypted else settings.ALPACA_API_KEY
-        secret = crypto.decrypt(self.secret_key_encrypted) if self.secret_key_encrypted else settings.ALPACA_SECRET_KEY
+        """The decrypted (api_key, secret_key), or the ALPACA_* defaults where none were saved.
+        Keys saved but no longer decryptable raise BrokerKeysUnreadable: never the defaults instead."""
+        try:
+            key = crypto.decrypt(self.api_key_encrypted) if self.api_key_encrypted else settings.ALPACA_API_KEY
+            secret = crypto.decrypt(self.secret_key_encrypted) if self.secret_key_encrypted else settings.ALPACA_SECRET_KEY
+        except crypto.Undecryptable:
+            raise BrokerKeysUnreadable(
+                f"the keys of broker account {self.name!r} can no longer be decrypted (the server's encryption "
+                "key changed): enter the API key and secret again"
+            ) from None
         return key, secret
+
+    @property
+    def keys_readable(self) -> bool:
+        """False when keys were saved but no configured encryption key decrypts them."""
+        try:
+            self.credentials()
+        except BrokerKeysUnreadable:
+            return False
+        return True
 
     @property
     def has_credentials(self) -> bool:

@@ -18,17 +18,18 @@ from pydantic import ValidationError
 
 from bots import services
 from bots.config import BotConfig, config_errors
-from bots.connections import broker_for, latest_signal, market_for, market_status_for, recent_bars
+from bots.connections import broker_for, calendar_source, latest_signal, market_for, market_status_for, recent_bars
 from bots.engine.indicators import REGISTRY
 from bots.engine.risk import Account, Holding, daily_halt, to_price
 from bots.engine.strategy import BarView, Decision, decide, in_window
-from bots.models import Bot, TickLog
+from bots.models import Bot, BrokerAccount, TickLog
 from bots.orders import order_send, orders_repair
 from positions.models import Position
 from positions.services import commission_share
 from tradebot.brokers.base import BrokerError
-from tradebot.errors import Conflict
+from tradebot.errors import BrokerAccountUnusable, Conflict
 from tradebot.events import publish
+from tradebot.market.freshness import stale_reason
 from trades.models import Trade
 from trades.services import client_order_id
 
@@ -44,7 +45,7 @@ MIN_LOOKBACK = 300
 @dataclass
 class TickReport:
     bot_id: int
-    outcome: str  # traded | idle | skipped | failed
+    outcome: str  # traded | idle | skipped | held | failed
     message: str = ""
     decisions: list[dict] = field(default_factory=list)
 
@@ -105,6 +106,11 @@ def _run(bot: Bot, *, force: bool, now: datetime) -> TickReport:
         broker = broker_for(account, market, now=now)
         pending = [trade for trade in orders_repair(bot=bot, broker=broker, now=now) if trade.status == Trade.Status.PENDING]
         report = _trade(bot, config, market, broker, now, pending)
+    except BrokerAccountUnusable as exc:
+        # The owner must fix the account (keys, URL); failing tick after tick until `error` would fix
+        # nothing. The bot holds and resumes by itself once the account is usable again.
+        unmanaged = "; its open positions cannot be managed until then" if bot.positions.filter(is_open=True).exists() else ""
+        return TickReport(bot.pk, "held", f"{exc}. Entries held{unmanaged}")
     except BrokerError as exc:
         return _failed(bot, f"broker: {exc}")
     except Exception as exc:  # a feed or data fault: counted like a broker failure, never a silent stop
@@ -141,10 +147,16 @@ def _trade(bot: Bot, config: BotConfig, market, broker, now: datetime, pending: 
 
     views: list[_SymbolView] = []
     decisions: list[Decision] = []
+    # A real broker's orders are sized on its feed's last bar: an old one is refused. The simulated
+    # broker's bars are made up to the minute, or recorded history replayed on purpose.
+    source = calendar_source(bot.broker_account) if bot.broker_account.kind != BrokerAccount.Kind.SIM else None
     for symbol in symbols:
         bars = recent_bars(market, symbol, config.timeframe, now=now, limit=lookback)
         if bars.empty:
             decisions.append(Decision(symbol, "skip", 0, "no bars from the market data feed", Decimal(0)))
+            continue
+        if source and (stale := stale_reason(bars.index[-1].to_pydatetime(), config.timeframe, now, source=source)):
+            decisions.append(Decision(symbol, "skip", 0, stale, Decimal(0)))
             continue
         last = bars.iloc[-1]
         bar = BarView(bars.index[-1].to_pydatetime(), to_price(last["low"]), to_price(last["high"]), to_price(last["close"]))

@@ -88,7 +88,7 @@ class AlpacaStub:
         self._stopping = threading.Event()
         self._failures: list[_Failure] = []
         self._prices: dict[str, Decimal] = {}
-        self._bars: dict[tuple[str, str], list[dict]] = {}
+        self._bars: dict[tuple[str, str, str | None], list[dict]] = {}
         self._orders: dict[str, dict] = {}
         self._positions: dict[str, dict] = {}
         self._cash = Decimal("100000")
@@ -139,10 +139,11 @@ class AlpacaStub:
         with self._lock:
             self._prices[symbol] = Decimal(str(price))
 
-    def load_bars(self, symbol: str, timeframe: str, bars) -> None:
-        """`bars`: rows of (open time, open, high, low, close, volume)."""
+    def load_bars(self, symbol: str, timeframe: str, bars, *, feed: str | None = None) -> None:
+        """`bars`: rows of (open time, open, high, low, close, volume). With `feed` ("iex", "sip"),
+        only requests for that data feed get them; otherwise every feed does."""
         with self._lock:
-            self._bars[(symbol, timeframe)] = sorted(
+            self._bars[(symbol, timeframe, feed)] = sorted(
                 ({"_time": moment.astimezone(UTC), "t": wire_time(moment), "o": float(o), "h": float(h),
                   "l": float(lo), "c": float(c), "v": float(v), "n": 1, "vw": float((h + lo + c) / 3)}
                  for moment, o, h, lo, c, v in bars),
@@ -434,7 +435,8 @@ class AlpacaStub:
         descending = query.get("sort", "asc") == "desc"
         matching = []
         for symbol in sorted(query.get("symbols", "").split(",")):
-            bars = [b for b in self._bars.get((symbol, timeframe), [])
+            loaded = self._bars.get((symbol, timeframe, query.get("feed"))) or self._bars.get((symbol, timeframe, None), [])
+            bars = [b for b in loaded
                     if (start is None or b["_time"] >= start) and (end is None or b["_time"] <= end)]
             matching.extend((symbol, bar) for bar in (reversed(bars) if descending else bars))
         offset = int(base64.b64decode(query["page_token"])) if query.get("page_token") else 0

@@ -140,7 +140,7 @@ def test_the_latest_price_is_the_latest_trade_as_a_decimal(market, alpaca_stub):
     alpaca_stub.set_price("AAPL", "187.23")
 
     assert market.latest_price("AAPL", at=OPEN) == Decimal("187.23")
-    assert alpaca_stub.requests_to("/v2/stocks/trades/latest")[0].query == {"symbols": "AAPL"}
+    assert alpaca_stub.requests_to("/v2/stocks/trades/latest")[0].query == {"symbols": "AAPL", "feed": "iex"}
 
 
 def test_a_symbol_without_trades_has_no_latest_price(market, alpaca_stub):

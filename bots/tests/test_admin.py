@@ -216,7 +216,7 @@ def test_blank_secrets_on_edit_keep_the_stored_ones(client, staff):
     account.save()
     url = reverse("admin:bots_brokeraccount_change", args=[account.pk])
     data = {"name": "Renamed", "kind": "alpaca", "paper": "on", "api_key": "", "secret_key": "",
-            "base_url": "", "data_url": "", "sim_slippage": "0", "sim_commission": "0", "_save": "Save"}
+            "base_url": "", "data_url": "", "data_feed": "iex", "sim_slippage": "0", "sim_commission": "0", "_save": "Save"}
 
     response = client.post(url, data)
 
@@ -228,7 +228,7 @@ def test_blank_secrets_on_edit_keep_the_stored_ones(client, staff):
 
 def alpaca_account_data(**changes) -> dict:
     data = {"name": "Alpaca live", "kind": "alpaca", "api_key": "AKID", "secret_key": "SECRET",
-            "base_url": "", "data_url": "", "sim_slippage": "0", "sim_commission": "0", "_save": "Save"}
+            "base_url": "", "data_url": "", "data_feed": "iex", "sim_slippage": "0", "sim_commission": "0", "_save": "Save"}
     data.update(changes)
     return data
 
@@ -254,7 +254,7 @@ def test_switching_an_account_to_live_needs_the_confirmation_too(client, staff):
     account = BrokerAccountFactory(owner=staff, kind="alpaca")
     account.set_credentials("AKID", "SECRET")
     account.save()
-    data = {"name": account.name, "kind": "alpaca", "api_key": "", "secret_key": "", "base_url": "", "data_url": "",
+    data = {"name": account.name, "kind": "alpaca", "api_key": "", "secret_key": "", "base_url": "", "data_url": "", "data_feed": "iex",
             "sim_slippage": "0", "sim_commission": "0", "_save": "Save"}
 
     response = client.post(reverse("admin:bots_brokeraccount_change", args=[account.pk]), data)
@@ -314,7 +314,7 @@ def test_a_new_account_with_only_one_key_is_an_error_on_the_missing_one(client, 
 
 
 def test_a_new_account_takes_its_simulated_costs(client, staff):
-    data = {"name": "Costly sim", "kind": "sim", "paper": "on", "base_url": "", "data_url": "",
+    data = {"name": "Costly sim", "kind": "sim", "paper": "on", "base_url": "", "data_url": "", "data_feed": "iex",
             "sim_slippage": "0.001", "sim_commission": "1.5", "_save": "Save"}
 
     assert client.post(ACCOUNTS_ADD, data).status_code == 302
@@ -324,7 +324,7 @@ def test_a_new_account_takes_its_simulated_costs(client, staff):
 
 
 def account_change_data(account, **changes) -> dict:
-    data = {"name": account.name, "paper": "on", "api_key": "", "secret_key": "", "base_url": "", "data_url": "",
+    data = {"name": account.name, "paper": "on", "api_key": "", "secret_key": "", "base_url": "", "data_url": "", "data_feed": "iex",
             "sim_slippage": "0", "sim_commission": "0", "_save": "Save"}
     data.update(changes)
     return {key: value for key, value in data.items() if value is not None}

@@ -7,7 +7,7 @@ from decimal import Decimal
 import pytest
 
 from bots import services
-from bots.connections import _simulated_market, clear_caches
+from bots.connections import clear_caches, simulated_market
 from bots.engine.backtest import run_backtest
 from bots.ticks import MIN_LOOKBACK, bot_tick
 from tests.factories import BotFactory
@@ -51,7 +51,7 @@ def test_live_ticks_replayed_bar_by_bar_make_exactly_the_backtests_trades():
         for t in Trade.objects.filter(bot=bot).order_by("bar_time", "id")
     ]
 
-    market = _simulated_market()
+    market = simulated_market()
     history = {
         symbol: market.bars(symbol, "1Min", end=OPEN + timedelta(minutes=MINUTES + 1), limit=MINUTES + 1 + MIN_LOOKBACK)
         for symbol in CONFIG["symbols"]

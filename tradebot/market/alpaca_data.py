@@ -1,18 +1,19 @@
 """Bars and latest prices from Alpaca's market data API, through alpaca-py, with the same timeout
 and retry treatment as the broker. Failures raise BrokerError."""
 
+import hashlib
 from datetime import datetime, timedelta
 from decimal import Decimal
 
 import pandas as pd
 from alpaca.common.enums import Sort
-from alpaca.data.enums import Adjustment
+from alpaca.data.enums import Adjustment, DataFeed
 from alpaca.data.historical.stock import StockHistoricalDataClient
 from alpaca.data.requests import StockBarsRequest, StockLatestTradeRequest
 from alpaca.data.timeframe import TimeFrame, TimeFrameUnit
 from django.conf import settings
 
-from tradebot.brokers.alpaca import RetryPolicy, alpaca_errors, harden, with_retries
+from tradebot.brokers.alpaca import RetryPolicy, alpaca_errors, checked_url, client_credentials, harden, with_retries
 from tradebot.brokers.base import BrokerError
 from tradebot.market.base import BAR_COLUMNS, TIMEFRAMES, empty_bars
 
@@ -30,13 +31,19 @@ LOOKBACK_MARGIN = timedelta(days=10)
 
 
 class AlpacaMarketData:
+    """One account's view of Alpaca's data: what it returns depends on the data URL, the feed (IEX or
+    SIP) and whose keys ask (their subscription), so that triple is the feed's identity."""
+
     name = "alpaca"
 
     def __init__(self, account, *, retry: RetryPolicy | None = None, timeout: float | None = None):
-        api_key, secret_key = account.credentials()
-        if not (api_key and secret_key):
-            raise BrokerError(f"Alpaca account {account} has no API credentials")
-        self._client = StockHistoricalDataClient(api_key, secret_key, url_override=account.market_data_url)
+        api_key, secret_key = client_credentials(account)
+        url = checked_url(account.market_data_url, "market data")
+        self._client = StockHistoricalDataClient(api_key, secret_key, url_override=url)
+        self._feed = DataFeed(account.data_feed)
+        self.identity = ("alpaca", url, self._feed.value, key_fingerprint(api_key))
+        # Only the service's own endpoint speaks for the service's health; an account's custom one speaks for itself.
+        self.health_label = f"alpaca {self._feed.value}" if url == settings.ALPACA_DATA_URL else None
         harden(self._client, settings.ALPACA_TIMEOUT_SECONDS if timeout is None else timeout)
         self._retry = retry or RetryPolicy.from_settings()
 
@@ -66,6 +73,7 @@ class AlpacaMarketData:
             sort=Sort.ASC if limit is None else Sort.DESC,
             # Split-adjusted history stays comparable with today's traded prices.
             adjustment=Adjustment.SPLIT,
+            feed=self._feed,
         )
         with alpaca_errors("bars"):
             barset = with_retries(lambda: self._client.get_stock_bars(request), self._retry, "bars")
@@ -82,9 +90,14 @@ class AlpacaMarketData:
 
     def latest_price(self, symbol: str, *, at: datetime) -> Decimal:
         """The latest trade Alpaca knows of; `at` only matters to simulated and recorded feeds."""
-        request = StockLatestTradeRequest(symbol_or_symbols=symbol)
+        request = StockLatestTradeRequest(symbol_or_symbols=symbol, feed=self._feed)
         with alpaca_errors("latest trade"):
             trades = with_retries(lambda: self._client.get_stock_latest_trade(request), self._retry, "latest trade")
         if symbol not in trades:
             raise BrokerError(f"Alpaca has no latest trade for {symbol}")
         return Decimal(str(trades[symbol].price))
+
+
+def key_fingerprint(api_key: str) -> str:
+    """Tells two keys apart in a cache key without keeping the key itself there."""
+    return hashlib.sha256(api_key.encode()).hexdigest()[:16]

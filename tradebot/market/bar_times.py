@@ -43,6 +43,14 @@ def latest_closed_open(timeframe: str, end: datetime) -> datetime:
     return as_utc(end, "end") - TIMEFRAMES[timeframe]
 
 
+def bar_close(timeframe: str, opened: datetime) -> datetime:
+    """When the bar that opened at `opened` closes."""
+    check_timeframe(timeframe)
+    if timeframe == DAILY:
+        return day_start(exchange_date(opened) + timedelta(days=1))
+    return as_utc(opened, "opened") + TIMEFRAMES[timeframe]
+
+
 def first_daily_on_or_after(start: datetime) -> date:
     """The first exchange day whose 1Day bar opens at or after `start`."""
     day = exchange_date(start)

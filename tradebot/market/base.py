@@ -2,6 +2,7 @@
 
 from datetime import datetime, timedelta
 from decimal import Decimal
+from collections.abc import Hashable
 from typing import Protocol
 
 import pandas as pd
@@ -25,6 +26,12 @@ class MarketData(Protocol):
     open, high, low, close, volume. Only closed bars: a bar is returned once its end <= `end`."""
 
     name: str
+    # Who sees the same bars: caches of bars, indicators and signals are keyed by this, so two feeds
+    # that may answer differently (another URL, data feed or subscription) never share an entry.
+    identity: Hashable
+    # The name under which the feed's fetches count in /health; None for a feed that is one
+    # account's own (a custom endpoint), whose failures are that account's, not the service's.
+    health_label: str | None
 
     def bars(
         self, symbol: str, timeframe: str, *, end: datetime, start: datetime | None = None, limit: int | None = None

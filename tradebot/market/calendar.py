@@ -108,6 +108,25 @@ def current_session_open(at: datetime, *, source: str = "nyse") -> datetime | No
     return _moment(sessions.opens[latest]) if latest >= 0 else None
 
 
+def open_seconds_between(start: datetime, end: datetime, *, source: str = "nyse") -> float:
+    """How long the market was open from `start` to `end`: the clock that ages bars (a bar from
+    Friday's close is not stale at Monday's open)."""
+    start, end = as_utc(start, "start"), as_utc(end, "end")
+    if end <= start:
+        return 0.0
+    if source == "always_open":
+        return (end - start).total_seconds()
+    if source != "nyse":
+        raise ValueError(f"unknown market-status source {source!r}; choose one of {', '.join(SOURCES)}")
+    sessions, until = _covered(end)
+    since = _nanos(start)
+    first = int(np.searchsorted(sessions.closes, since, side="right"))  # the first session closing after start
+    last = int(np.searchsorted(sessions.opens, until, side="left"))  # sessions opening before end
+    opens = np.clip(sessions.opens[first:last], since, until)
+    closes = np.clip(sessions.closes[first:last], since, until)
+    return float((closes - opens).sum()) / 1e9
+
+
 def is_trading_day(day: date) -> bool:
     """Whether the NYSE holds a session on `day`."""
     sessions, wanted = _nyse(), np.datetime64(day, "D")

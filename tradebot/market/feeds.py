@@ -1,4 +1,5 @@
-"""Bars imported from CSV take the place of a live feed for the symbols and timeframes they cover."""
+"""Bars imported from CSV take the place of a feed for the symbols and timeframes they cover: for
+backtests, and for the simulated market. Never for a real broker's live decisions (bots.connections)."""
 
 from datetime import datetime
 from decimal import Decimal
@@ -15,6 +16,8 @@ class PreferStored:
         self.live = live
         self.stored = StoredBars()
         self.name = live.name
+        self.identity = ("stored over", live.identity)
+        self.health_label = live.health_label
 
     def _source(self, symbol: str, timeframe: str) -> MarketData:
         return self.stored if has_bars(symbol, timeframe) else self.live

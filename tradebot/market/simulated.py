@@ -88,9 +88,11 @@ class SimulatedMarket:
     """The MarketData protocol over a simulated market: deterministic per (seed, symbol)."""
 
     name = "simulated"
+    health_label = "simulated"
 
     def __init__(self, seed: int = 0):
         self.seed = seed
+        self.identity = ("simulated", seed)
 
     def bars(
         self, symbol: str, timeframe: str, *, end: datetime, start: datetime | None = None, limit: int | None = None

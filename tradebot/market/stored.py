@@ -1,31 +1,19 @@
 """StoredBars: the MarketData protocol over bars imported into the database (the Bar model)."""
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from decimal import Decimal
 
 import pandas as pd
 
-from tradebot.market.bar_times import (
-    DAILY,
-    as_utc,
-    check_timeframe,
-    check_window,
-    day_start,
-    exchange_date,
-    latest_closed_open,
-)
+from tradebot.market.bar_times import as_utc, bar_close, check_timeframe, check_window, latest_closed_open
 from tradebot.market.base import BAR_COLUMNS, TIMEFRAMES, empty_bars
 from tradebot.market.models import Bar
 
 
-def _bar_close(timeframe: str, opened: datetime) -> datetime:
-    if timeframe == DAILY:
-        return day_start(exchange_date(opened) + timedelta(days=1))
-    return opened + TIMEFRAMES[timeframe]
-
-
 class StoredBars:
     name = "stored"
+    identity = ("stored",)
+    health_label = None
 
     def bars(
         self, symbol: str, timeframe: str, *, end: datetime, start: datetime | None = None, limit: int | None = None
@@ -62,7 +50,7 @@ class StoredBars:
                 .first()
             )
             if bar is not None:
-                closes.append((_bar_close(timeframe, bar[0]), bar[1]))
+                closes.append((bar_close(timeframe, bar[0]), bar[1]))
         if not closes:
             raise LookupError(f"no stored bars for {symbol} closed by {as_utc(at).isoformat()}")
         return max(closes, key=lambda close: close[0])[1]
