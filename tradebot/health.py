@@ -1,18 +1,24 @@
-"""GET /health: the state of the database, Redis (when configured), beat and the market data feed.
+"""GET /health: the state of the database, Redis (when configured), beat, the service's market data
+feeds, and whatever the apps register (register_check).
 
-200 when every part is ok, 503 naming the failing parts. The parts:
+200 when every part is ok, 503 naming the failing parts. Anyone may ask, for a load balancer or a
+container's health check, and gets only ok / failing per part; the details (errors, hosts, ages,
+account names) are for signed-in staff. The parts:
 - database: a `SELECT 1`.
 - redis: a PING to REDIS_URL; absent on embedded defaults (no Redis).
 - beat: the last heartbeat. Beat sends `beat_heartbeat` when it starts and every 30 s, a worker
   runs it, and it lands in the cache; so a fresh heartbeat proves beat, the broker and a worker all
   work. No heartbeat at all is a failure too: after a start it takes only as long as the worker
   needs to come up (seconds), and a container health check covers that with its start period.
-- market_data: the outcome of the feed's latest fetch, as the market data layer reports it through
-  `record_market_data`. Before any fetch (no bot has ticked yet) the feed is "idle", which is ok.
+- market_data: per feed of the service's own (the simulated market, Alpaca's data API at
+  ALPACA_DATA_URL), its last success and last failure, failing while a symbol's latest fetch failed
+  (for five minutes after). One account's custom endpoint or refused keys are that account's
+  problem, shown on its bots, never the service's health.
 """
 
 import logging
-from datetime import datetime
+from collections.abc import Callable
+from datetime import datetime, timedelta
 
 import redis
 from django.conf import settings
@@ -27,7 +33,7 @@ logger = logging.getLogger(__name__)
 
 HEARTBEAT_KEY = "tradebot:health:beat"
 MARKET_DATA_KEY = "tradebot:health:market_data"
-# A failed fetch stops counting after five minutes unless another fetch fails: bots may stop fetching.
+# A failed fetch stops counting after five minutes unless another fetch of it fails: bots may stop fetching.
 MARKET_FAILURE_TTL = 300
 REDIS_TIMEOUT_SECONDS = 2
 
@@ -41,11 +47,18 @@ def record_heartbeat() -> None:
     cache.set(HEARTBEAT_KEY, timezone.now(), timeout=None)
 
 
-def record_market_data(feed: str, *, error: str = "") -> None:
-    """The market data layer calls this after each fetch (error="" when it succeeded)."""
-    state = {"feed": feed, "ok": not error, "error": error, "at": timezone.now().isoformat()}
+def record_market_data(feed: str, *, symbol: str, error: str = "") -> None:
+    """The market data layer calls this after each fetch of a symbol (error="" when it succeeded)."""
+    at = timezone.now().isoformat()
     try:
-        cache.set(MARKET_DATA_KEY, state, timeout=MARKET_FAILURE_TTL if error else None)
+        feeds = cache.get(MARKET_DATA_KEY) or {}
+        state = feeds.setdefault(feed, {"last_success": None, "last_failure": None, "failing": {}})
+        if error:
+            state["last_failure"] = state["failing"][symbol] = {"at": at, "symbol": symbol, "error": error}
+        else:
+            state["last_success"] = {"at": at, "symbol": symbol}
+            state["failing"].pop(symbol, None)
+        cache.set(MARKET_DATA_KEY, feeds, timeout=None)
     except Exception:
         # Reporting health must never break a tick; an unreachable cache shows up in /health anyway.
         logger.warning("could not record the market data feed's state", exc_info=True)
@@ -80,10 +93,30 @@ def check_beat() -> dict:
 
 
 def check_market_data() -> dict:
-    state = cache.get(MARKET_DATA_KEY)
-    if state is None:
-        return {"ok": True, "state": "idle"}
-    return state
+    """Before any fetch (no bot has ticked yet) there are no feeds, which is ok."""
+    since = (timezone.now() - timedelta(seconds=MARKET_FAILURE_TTL)).isoformat()
+    feeds = {}
+    for name, state in (cache.get(MARKET_DATA_KEY) or {}).items():
+        failing = sorted(symbol for symbol, failure in state["failing"].items() if failure["at"] >= since)
+        feeds[name] = {
+            "ok": not failing,
+            "failing_symbols": failing,
+            "last_success": state["last_success"],
+            "last_failure": state["last_failure"],
+        }
+    broken = [name for name, feed in feeds.items() if not feed["ok"]]
+    result = {"ok": not broken, "feeds": feeds}
+    if broken:
+        result["error"] = f"failing: {', '.join(broken)}"
+    return result
+
+
+# Parts the apps add (AppConfig.ready): name -> a function returning {"ok": bool, ...details}.
+REGISTERED: dict[str, Callable[[], dict]] = {}
+
+
+def register_check(name: str, check: Callable[[], dict]) -> None:
+    REGISTERED[name] = check
 
 
 def _run(check) -> dict:
@@ -99,9 +132,11 @@ def health(request) -> JsonResponse:
     checks = {"database": check_database}
     if settings.REDIS_URL:
         checks["redis"] = check_redis
-    checks |= {"beat": check_beat, "market_data": check_market_data}
+    checks |= {"beat": check_beat, "market_data": check_market_data, **REGISTERED}
     results = {name: _run(check) for name, check in checks.items()}
     failing = [name for name, result in results.items() if not result["ok"]]
+    if not request.user.is_staff:
+        results = {name: {"ok": result["ok"]} for name, result in results.items()}
     return JsonResponse(
         {"status": "failing" if failing else "ok", "failing": failing, "checks": results},
         status=503 if failing else 200,

@@ -6,6 +6,7 @@ from django.core.cache import cache
 from django.db import OperationalError
 from django.utils import timezone
 
+from tests.factories import UserFactory
 from tradebot import health
 
 pytestmark = pytest.mark.django_db
@@ -18,18 +19,25 @@ def clean_health_state():
     cache.delete_many([health.HEARTBEAT_KEY, health.MARKET_DATA_KEY])
 
 
+@pytest.fixture
+def staff_client(client):
+    """The details of each part are for signed-in staff."""
+    client.force_login(UserFactory(is_staff=True))
+    return client
+
+
 def heartbeat_at(age_seconds: float) -> None:
     cache.set(health.HEARTBEAT_KEY, timezone.now() - timedelta(seconds=age_seconds), timeout=None)
 
 
-def test_it_is_200_when_every_part_is_ok(client):
+def test_it_is_200_when_every_part_is_ok(staff_client):
     health.record_heartbeat()
-    response = client.get("/health")
+    response = staff_client.get("/health")
     assert response.status_code == 200
     body = response.json()
     assert body["status"] == "ok"
     assert body["failing"] == []
-    expected = {"database", "beat", "market_data"} | ({"redis"} if settings.REDIS_URL else set())
+    expected = {"database", "beat", "market_data", "broker_keys"} | ({"redis"} if settings.REDIS_URL else set())
     assert set(body["checks"]) == expected
     assert body["checks"]["beat"]["age_seconds"] < 5
     assert response["Cache-Control"].startswith("max-age=0")
@@ -41,18 +49,18 @@ def test_it_reports_no_redis_on_embedded_defaults(client, settings):
     assert "redis" not in client.get("/health").json()["checks"]
 
 
-def test_no_heartbeat_at_all_is_503_naming_beat(client):
+def test_no_heartbeat_at_all_is_503_naming_beat(staff_client):
     # Beat sends a heartbeat as it starts, so none at all means beat or the worker is not running.
-    response = client.get("/health")
+    response = staff_client.get("/health")
     assert response.status_code == 503
     body = response.json()
     assert body["failing"] == ["beat"]
     assert "no heartbeat yet" in body["checks"]["beat"]["error"]
 
 
-def test_a_heartbeat_older_than_three_intervals_is_503_naming_beat(client):
+def test_a_heartbeat_older_than_three_intervals_is_503_naming_beat(staff_client):
     heartbeat_at(3 * health.heartbeat_interval() + 5)
-    response = client.get("/health")
+    response = staff_client.get("/health")
     assert response.status_code == 503
     beat = response.json()["checks"]["beat"]
     assert response.json()["failing"] == ["beat"]
@@ -70,46 +78,80 @@ class BrokenConnection:
         raise OperationalError("connection refused")
 
 
-def test_an_unreachable_database_is_503_naming_database(client, monkeypatch):
+def test_an_unreachable_database_is_503_naming_database(staff_client, monkeypatch):
     health.record_heartbeat()
+    staff_client.get("/health")  # the session is read before the database breaks
     monkeypatch.setattr(health, "connection", BrokenConnection())
-    response = client.get("/health")
+    response = staff_client.get("/health")
     assert response.status_code == 503
     assert response.json()["failing"] == ["database"]
     assert response.json()["checks"]["database"]["error"] == "OperationalError: connection refused"
 
 
-def test_an_unreachable_redis_is_503_naming_redis(client, settings):
+def test_an_unreachable_redis_is_503_naming_redis(staff_client, settings):
     health.record_heartbeat()
     settings.REDIS_URL = "redis://127.0.0.1:1/0"  # nothing listens on port 1
-    response = client.get("/health")
+    response = staff_client.get("/health")
     assert response.status_code == 503
     assert response.json()["failing"] == ["redis"]
     assert "ConnectionError" in response.json()["checks"]["redis"]["error"]
 
 
-def test_the_market_data_feed_is_idle_before_any_fetch(client):
+def test_no_market_data_feed_before_any_fetch_is_ok(staff_client):
     health.record_heartbeat()
-    assert client.get("/health").json()["checks"]["market_data"] == {"ok": True, "state": "idle"}
+    assert staff_client.get("/health").json()["checks"]["market_data"] == {"ok": True, "feeds": {}}
 
 
-def test_a_failed_fetch_is_503_naming_market_data_until_a_fetch_succeeds(client):
+def test_a_failed_fetch_is_503_naming_market_data_until_a_fetch_of_that_symbol_succeeds(staff_client):
     health.record_heartbeat()
-    health.record_market_data("alpaca", error="HTTP 500 from the data API")
-    response = client.get("/health")
+    health.record_market_data("alpaca iex", symbol="AAPL", error="HTTP 500: injected")
+    response = staff_client.get("/health")
     assert response.status_code == 503
     assert response.json()["failing"] == ["market_data"]
-    assert response.json()["checks"]["market_data"]["error"] == "HTTP 500 from the data API"
+    feed = response.json()["checks"]["market_data"]["feeds"]["alpaca iex"]
+    assert feed["failing_symbols"] == ["AAPL"]
+    assert feed["last_failure"]["error"] == "HTTP 500: injected" and feed["last_success"] is None
 
-    health.record_market_data("alpaca")
-    response = client.get("/health")
+    health.record_market_data("alpaca iex", symbol="AAPL")
+    response = staff_client.get("/health")
     assert response.status_code == 200
-    assert response.json()["checks"]["market_data"]["feed"] == "alpaca"
+    feed = response.json()["checks"]["market_data"]["feeds"]["alpaca iex"]
+    assert feed["ok"] and feed["last_success"]["symbol"] == "AAPL" and feed["last_failure"]["symbol"] == "AAPL"
+
+
+def test_a_symbol_that_keeps_failing_is_not_hidden_by_another_that_succeeds(client):
+    health.record_heartbeat()
+    for symbol in ("AAA", "BBB", "CCC"):
+        health.record_market_data("simulated", symbol=symbol, error="boom")
+    health.record_market_data("simulated", symbol="MSFT")
+    assert client.get("/health").json()["failing"] == ["market_data"]
+
+
+def test_a_failure_older_than_five_minutes_no_longer_counts(client, monkeypatch):
+    health.record_heartbeat()
+    health.record_market_data("simulated", symbol="AAA", error="boom")
+    later = timezone.now() + timedelta(seconds=health.MARKET_FAILURE_TTL + 1)
+    monkeypatch.setattr(health.timezone, "now", lambda: later)
+    assert client.get("/health").json()["checks"]["market_data"] == {"ok": True}
 
 
 def test_it_names_every_failing_part(client):
-    health.record_market_data("sim", error="boom")
+    health.record_market_data("simulated", symbol="AAPL", error="boom")
     assert client.get("/health").json()["failing"] == ["beat", "market_data"]
+
+
+def test_anonymous_callers_get_only_ok_or_failing_per_part(client):
+    health.record_market_data("alpaca iex", symbol="AAPL", error="HTTP 500 from https://data.example/v2?key=x")
+    body = client.get("/health").json()
+    assert body["status"] == "failing"
+    assert body["checks"] == {name: {"ok": name not in ("beat", "market_data")} for name in body["checks"]}
+    assert "data.example" not in str(body)
+
+
+def test_a_signed_in_trader_who_is_not_staff_gets_no_details_either(client):
+    client.force_login(UserFactory())
+    health.record_market_data("alpaca iex", symbol="AAPL", error="HTTP 500")
+    assert client.get("/health").json()["checks"]["market_data"] == {"ok": False}
 
 
 def test_it_rejects_post(client):
