@@ -184,11 +184,12 @@ class BrokerAccountAdmin(OwnedAdmin):
     search_fields = ["name"]
     fields = [
         "name", "kind", "paper", "confirm_live", "api_key", "secret_key", "credentials", "base_url", "data_url",
-        "sim_slippage", "sim_commission", "is_default",
+        "data_feed", "sim_slippage", "sim_commission", "is_default",
     ]
     # What the services take from the form; `kind` only on creation.
     service_fields = [
-        "name", "paper", "api_key", "secret_key", "base_url", "data_url", "sim_slippage", "sim_commission", "confirm_live",
+        "name", "paper", "api_key", "secret_key", "base_url", "data_url", "data_feed", "sim_slippage", "sim_commission",
+        "confirm_live",
     ]
 
     def get_readonly_fields(self, request, obj=None):
@@ -207,11 +208,15 @@ class BrokerAccountAdmin(OwnedAdmin):
 
     @admin.display(description="mode", ordering="paper")
     def mode(self, account: BrokerAccount) -> str:
-        return "paper" if account.paper else format_html("<strong>LIVE (real money)</strong>")
+        return "paper" if account.paper else format_html("<strong>{}</strong>", "LIVE (real money)")
 
     @admin.display(description="API keys")
     def credentials(self, account: BrokerAccount) -> str:
-        return "saved" if account.has_credentials else "not set"
+        if not account.has_credentials:
+            return "not set"
+        if not account.keys_readable:
+            return format_html("<strong>{}</strong>", "cannot be decrypted: enter the keys again")
+        return "saved"
 
 
 @admin.register(Backtest)

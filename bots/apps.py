@@ -3,3 +3,9 @@ from django.apps import AppConfig
 
 class BotsConfig(AppConfig):
     name = "bots"
+
+    def ready(self):
+        from bots import checks
+        from tradebot.health import register_check
+
+        register_check("broker_keys", checks.broker_keys_health)

@@ -17,6 +17,7 @@ from positions.models import Position
 from positions.services import position_mark
 from trades.models import Trade
 from tradebot.brokers.base import BrokerError
+from tradebot.errors import BrokerAccountUnusable
 from tradebot.events import publish
 from tradebot.market.calendar import MarketStatus, always_open_status, current_session_open, nyse_status
 
@@ -56,8 +57,8 @@ def pending_orders_settle() -> int:
         account = bot.broker_account
         try:
             settled += len(orders_settle(bot=bot, broker=broker_for(account, market_for(account))))
-        except BrokerError:
-            logger.warning("could not settle the pending orders of bot %s", bot.pk, exc_info=True)
+        except (BrokerError, BrokerAccountUnusable) as exc:
+            logger.warning("could not settle the pending orders of bot %s: %s", bot.pk, exc)
     return settled
 
 

@@ -9,8 +9,10 @@ from django.utils import timezone
 from django_celery_beat.models import IntervalSchedule, PeriodicTask
 from pydantic import ValidationError
 
+from bots.checks import forget_broker_keys_health
 from bots.config import BotConfig, config_errors
 from bots.models import Bot, BrokerAccount
+from tradebot.brokers.endpoints import EndpointRefused, check_endpoint
 from tradebot.errors import Conflict, Invalid
 from tradebot.events import publish
 from trades.models import Trade
@@ -94,6 +96,7 @@ def bot_start(*, bot: Bot) -> Bot:
     except ValidationError as exc:
         problems = "; ".join(f"{e['field']}: {e['message']}" for e in config_errors(exc))
         raise Conflict(f"the configuration no longer validates: {problems}") from None
+    bot.broker_account.credentials()  # BrokerKeysUnreadable: a bot that could not reach its broker
     return _set_status(bot, Bot.Status.RUNNING, "", schedule=True)
 
 
@@ -178,10 +181,13 @@ def broker_account_create(
     data_url: str = "",
     sim_slippage: Decimal | None = None,
     sim_commission: Decimal | None = None,
+    data_feed: str = BrokerAccount._meta.get_field("data_feed").default,
     confirm_live: bool = False,
 ) -> BrokerAccount:
     """Simulated costs left out take the model's defaults."""
-    account = BrokerAccount(owner=owner, name=name, kind=kind, paper=paper, base_url=base_url, data_url=data_url)
+    account = BrokerAccount(
+        owner=owner, name=name, kind=kind, paper=paper, base_url=base_url, data_url=data_url, data_feed=data_feed
+    )
     _set_costs(account, sim_slippage, sim_commission)
     return _broker_account_save(account, api_key=api_key, secret_key=secret_key, confirm_live=confirm_live)
 
@@ -198,6 +204,7 @@ def broker_account_update(
     data_url: str | None = None,
     sim_slippage: Decimal | None = None,
     sim_commission: Decimal | None = None,
+    data_feed: str | None = None,
     confirm_live: bool = False,
 ) -> BrokerAccount:
     """Change what is given (None keeps a setting); blank keys keep the stored secrets. The kind is fixed."""
@@ -207,7 +214,8 @@ def broker_account_update(
     if paper is not None and paper != account.paper and Trade.objects.filter(bot__broker_account=account).pending().exists():
         # A pending order would be looked up at the other endpoint, not found there, and placed again: with real money.
         raise Conflict("orders of this account's bots are still pending: wait for them to settle before switching between paper and live")
-    for field, value in {"name": name, "paper": paper, "base_url": base_url, "data_url": data_url}.items():
+    changes = {"name": name, "paper": paper, "base_url": base_url, "data_url": data_url, "data_feed": data_feed}
+    for field, value in changes.items():
         if value is not None:
             setattr(account, field, value)
     _set_costs(account, sim_slippage, sim_commission)
@@ -228,6 +236,7 @@ def _broker_account_save(account: BrokerAccount, *, api_key: str, secret_key: st
         raise Invalid(errors)
     if api_key:
         account.set_credentials(api_key, secret_key)
+        transaction.on_commit(forget_broker_keys_health)
     account.save()
     return account
 
@@ -261,6 +270,13 @@ def _broker_account_errors(account: BrokerAccount, *, api_key: str, secret_key: 
         for costs in ("sim_slippage", "sim_commission")
         if costs not in failed and getattr(account, costs) < 0
     ]
+    for field in ("base_url", "data_url"):
+        url = getattr(account, field)
+        if url and field not in failed:
+            try:
+                check_endpoint(url)
+            except EndpointRefused as exc:
+                errors.append({"field": field, "message": str(exc)})
     return errors
 
 

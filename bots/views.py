@@ -13,6 +13,7 @@ from bots.forms import BotForm
 from bots.maintenance import market_status_now
 from bots.models import Bot
 from positions.models import Position
+from tradebot.brokers.base import BrokerError
 from tradebot.errors import Conflict, Invalid
 from trades.models import Trade
 
@@ -87,9 +88,12 @@ def bot_chart(request: HttpRequest, pk: int) -> HttpResponse:
     fills = list(bot.trades.filter(status=Trade.Status.FILLED, bar_time__isnull=False).values("symbol", "type", "bar_time", "price"))
     charts = []
     for symbol in bot.symbols:
-        snapshot = selectors.market_snapshot(
-            account=bot.broker_account, symbol=symbol, timeframe=bot.timeframe, limit=CHART_BARS, indicators={}
-        )
+        try:
+            snapshot = selectors.market_snapshot(
+                account=bot.broker_account, symbol=symbol, timeframe=bot.timeframe, limit=CHART_BARS, indicators={}
+            )
+        except (BrokerError, Conflict) as exc:
+            return render(request, "bots/bot_detail.html#charts", {"bot": bot, "charts": [], "problem": str(exc)})
         if snapshot is None:
             continue
         times = [int(bar["time"].timestamp()) for bar in snapshot.bars]

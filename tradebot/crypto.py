@@ -21,6 +21,10 @@ def _cipher(keys: str) -> MultiFernet:
     return MultiFernet([Fernet(_fernet_key(k.strip())) for k in keys.split(",") if k.strip()])
 
 
+class Undecryptable(ValueError):
+    """No configured key decrypts the token: TRADEBOT_ENCRYPTION_KEY changed without keeping the old key."""
+
+
 def encrypt(plaintext: str) -> str:
     return _cipher(settings.TRADEBOT_ENCRYPTION_KEY).encrypt(plaintext.encode()).decode()
 
@@ -29,4 +33,4 @@ def decrypt(token: str) -> str:
     try:
         return _cipher(settings.TRADEBOT_ENCRYPTION_KEY).decrypt(token.encode()).decode()
     except InvalidToken as exc:
-        raise ValueError("Stored secret cannot be decrypted: TRADEBOT_ENCRYPTION_KEY has changed") from exc
+        raise Undecryptable("Stored secret cannot be decrypted: TRADEBOT_ENCRYPTION_KEY has changed") from exc

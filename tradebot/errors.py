@@ -11,3 +11,12 @@ class Invalid(Exception):
     def __init__(self, errors: list[dict]):
         self.errors = errors
         super().__init__("; ".join(f"{e['field']}: {e['message']}" for e in errors))
+
+
+class BrokerAccountUnusable(Conflict):
+    """A broker account that cannot be used as it is configured until its owner fixes it (HTTP 409):
+    its bots hold their entries instead of failing tick after tick."""
+
+
+class BrokerKeysUnreadable(BrokerAccountUnusable):
+    """The account's stored keys no longer decrypt (TRADEBOT_ENCRYPTION_KEY changed): enter them again."""

@@ -11,15 +11,17 @@ from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 DEFAULT_SECRET_KEY = "insecure-tradebot-development-key-change-me"
+DEVELOPMENT_ENCRYPTION_KEY = "insecure-tradebot-development-encryption-key"
 
 env = environ.Env()
+TESTING = env.bool("TRADEBOT_TESTING", default=False)
 # Tests run on what their runner sets (make test, .ci/run), never on a developer's .env.
-if not env.bool("TRADEBOT_TESTING", default=False):
+if not TESTING:
     environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
 
 DEBUG = env.bool("DEBUG", default=False)
 SECRET_KEY = env("SECRET_KEY", default=DEFAULT_SECRET_KEY)
-if not DEBUG and SECRET_KEY == DEFAULT_SECRET_KEY and not env.bool("TRADEBOT_TESTING", default=False):
+if not DEBUG and SECRET_KEY == DEFAULT_SECRET_KEY and not TESTING:
     raise ImproperlyConfigured("Set SECRET_KEY: the default key is only allowed with DEBUG on.")
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]", "testserver"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
@@ -125,7 +127,7 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
-if env.bool("TRADEBOT_TESTING", default=False):
+if TESTING:
     # Tests create many users: hash their passwords cheaply.
     PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 LOGIN_URL = "/accounts/login/"
@@ -157,7 +159,18 @@ ALPACA_RETRY_ATTEMPTS = env.int("ALPACA_RETRY_ATTEMPTS", default=3)
 ALPACA_RETRY_DELAY_SECONDS = env.float("ALPACA_RETRY_DELAY_SECONDS", default=0.5)
 
 # Comma-separated Fernet keys (or any passphrases); the first encrypts, all decrypt, for rotation.
-TRADEBOT_ENCRYPTION_KEY = env("TRADEBOT_ENCRYPTION_KEY", default=SECRET_KEY)
+# Its own setting, required outside DEBUG: were it SECRET_KEY, rotating the one would lose the other.
+TRADEBOT_ENCRYPTION_KEY = env("TRADEBOT_ENCRYPTION_KEY", default="")
+if not TRADEBOT_ENCRYPTION_KEY:
+    if not (DEBUG or TESTING):
+        raise ImproperlyConfigured(
+            "Set TRADEBOT_ENCRYPTION_KEY: it encrypts the broker keys at rest. Broker keys saved while it was "
+            "unset were encrypted with SECRET_KEY: keep reading them with TRADEBOT_ENCRYPTION_KEY=<new key>,<SECRET_KEY>."
+        )
+    TRADEBOT_ENCRYPTION_KEY = DEVELOPMENT_ENCRYPTION_KEY
+# Hosts (or networks, 10.0.0.0/8) besides Alpaca's own that broker accounts may point at: stand-ins,
+# proxies. Alpaca's hosts need https; listed ones may use http, and may resolve to internal addresses.
+TRADEBOT_ALPACA_ALLOWED_HOSTS = env.list("TRADEBOT_ALPACA_ALLOWED_HOSTS", default=[])
 # The simulated market is open around the clock unless this is off (then the NYSE calendar rules it).
 TRADEBOT_SIM_ALWAYS_OPEN = env.bool("TRADEBOT_SIM_ALWAYS_OPEN", default=True)
 # Requests per user to /api/ ("N/second|minute|hour|day"), counted in the cache (Redis when configured).

@@ -24,8 +24,17 @@ def test_with_debug_off_the_default_secret_key_refuses_to_start():
     assert "Set SECRET_KEY" in started.stderr
 
 
-def test_a_real_secret_key_starts_with_debug_off():
-    assert start_django(DEBUG="off", SECRET_KEY="a-real-and-long-secret-key-for-this-test").returncode == 0
+REAL_KEYS = {"SECRET_KEY": "a-real-and-long-secret-key-for-this-test", "TRADEBOT_ENCRYPTION_KEY": "another-real-key"}
+
+
+def test_real_keys_start_with_debug_off():
+    assert start_django(DEBUG="off", **REAL_KEYS).returncode == 0
+
+
+def test_with_debug_off_no_encryption_key_refuses_to_start_rather_than_use_the_secret_key():
+    started = start_django(DEBUG="off", SECRET_KEY=REAL_KEYS["SECRET_KEY"], TRADEBOT_ENCRYPTION_KEY="")
+    assert started.returncode != 0
+    assert "Set TRADEBOT_ENCRYPTION_KEY" in started.stderr
 
 
 def test_debug_on_starts_on_the_default_key_for_development():
