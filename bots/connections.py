@@ -144,11 +144,10 @@ def broker_for(account: BrokerAccount, market: MarketData, *, now: datetime | No
     return SimBroker(account, market=market, clock=lambda: now)
 
 
-def calendar_source(account: BrokerAccount) -> str:
-    """Whose hours age the account's bars: the NYSE's, or around the clock for the demo market."""
-    if account.kind == BrokerAccount.Kind.SIM and settings.TRADEBOT_SIM_ALWAYS_OPEN:
-        return "always_open"
-    return "nyse"
+def bar_age_clock(now: datetime) -> str:
+    """Whose hours age a real broker's bars: the NYSE's while its calendar holds a session, else the
+    wall clock (the broker's clock says open in a session the calendar does not know)."""
+    return "nyse" if nyse_status(now).is_open else "always_open"
 
 
 def market_status_for(account: BrokerAccount, now: datetime) -> MarketStatus:

@@ -18,7 +18,7 @@ from pydantic import ValidationError
 
 from bots import services
 from bots.config import BotConfig, config_errors
-from bots.connections import broker_for, calendar_source, latest_signal, market_for, market_status_for, recent_bars
+from bots.connections import bar_age_clock, broker_for, latest_signal, market_for, market_status_for, recent_bars
 from bots.engine.indicators import REGISTRY
 from bots.engine.risk import Account, Holding, daily_halt, to_price
 from bots.engine.strategy import BarView, Decision, decide, in_window
@@ -149,7 +149,7 @@ def _trade(bot: Bot, config: BotConfig, market, broker, now: datetime, pending: 
     decisions: list[Decision] = []
     # A real broker's orders are sized on its feed's last bar: an old one is refused. The simulated
     # broker's bars are made up to the minute, or recorded history replayed on purpose.
-    source = calendar_source(bot.broker_account) if bot.broker_account.kind != BrokerAccount.Kind.SIM else None
+    source = bar_age_clock(now) if bot.broker_account.kind != BrokerAccount.Kind.SIM else None
     for symbol in symbols:
         bars = recent_bars(market, symbol, config.timeframe, now=now, limit=lookback)
         if bars.empty:

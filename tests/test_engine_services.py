@@ -29,10 +29,10 @@ WAIT_SECONDS = 60
 
 @pytest.fixture
 def open_market(alpaca_stub):
-    """Bars that end just before now (a fall to 80), with the clock open."""
+    """Bars up to the last closed minute (a fall to 80), with the clock open."""
     now = timezone.now().replace(second=0, microsecond=0)
     alpaca_stub.set_clock(is_open=True, next_open=now + timedelta(days=1), next_close=now + timedelta(hours=6))
-    first = now - timedelta(minutes=63)
+    first = now - timedelta(minutes=60)
     alpaca_stub.load_bars("TEST", "1Min", falling_bars(first))
     alpaca_stub.set_price("TEST", "80")
     return alpaca_stub, first
