@@ -1,9 +1,6 @@
 """Admin for bots and broker accounts. Every change goes through bots.services; each person sees
 and changes only their own rows (superusers see everyone's)."""
 
-from zoneinfo import ZoneInfo
-
-from django.conf import settings
 from django.contrib import admin, messages
 from django.http import HttpResponseRedirect
 from django.urls import reverse
@@ -12,11 +9,11 @@ from django.utils.safestring import mark_safe
 
 from bots import selectors, services
 from bots.forms import BotForm, BrokerAccountForm
+from engine.market_time import EXCHANGE_TZ
 from bots.models import Backtest, Bot, BrokerAccount
 from tradebot.errors import Conflict, Invalid
 
 RECENT_TICKS = 20
-EXCHANGE_TZ = ZoneInfo(settings.EXCHANGE_TIME_ZONE)
 
 
 class OwnedAdmin(admin.ModelAdmin):

@@ -14,7 +14,8 @@ from ninja.responses import Status
 from pydantic import ConfigDict, Field
 
 from bots import backtests
-from bots.config import EXAMPLE_CONFIG, BotConfig
+from engine.config import EXAMPLE_CONFIG, BotConfig
+from engine.market_time import Timeframe
 from bots.models import Backtest, Bot
 from bots.schemas import Id
 from tradebot.errors import Invalid
@@ -22,7 +23,6 @@ from trades.schemas import Pagination
 
 router = Router(tags=["backtests"])
 
-Timeframe = Literal["1Min", "5Min", "15Min", "1Hour", "1Day"]
 
 
 class BacktestIn(Schema):

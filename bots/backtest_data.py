@@ -14,7 +14,7 @@ import pandas as pd
 
 from bots.connections import account_feed, simulated_market
 from bots.models import BrokerAccount
-from tradebot.market.bar_times import day_start
+from engine.market_time import day_start
 from tradebot.market.base import BAR_COLUMNS, MarketData
 from tradebot.market.csv_import import CsvImportError, parse_bars_csv
 from tradebot.market.feeds import PreferStored

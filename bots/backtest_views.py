@@ -19,11 +19,12 @@ from django.utils.text import slugify
 from django_htmx.http import HttpResponseClientRefresh
 
 from bots import backtests, services
-from bots.config import EXAMPLE_CONFIG, TIMEFRAMES, BotConfig
+from engine.config import EXAMPLE_CONFIG, BotConfig
+from engine.market_time import TIMEFRAMES
 from bots.forms import PrettyJSONField, SymbolsField
 from bots.models import Backtest, Bot
 from tradebot.errors import Invalid
-from tradebot.market.bar_times import exchange_date
+from engine.market_time import exchange_date
 
 PAGE_SIZE = 50
 TRADES_SHOWN = 500  # the page's share of the stored fills; the API returns them all

@@ -6,7 +6,7 @@ Every state change of a Backtest goes through here (the API, the pages and the t
 import logging
 import time
 from collections.abc import Callable
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 
 import numpy as np
@@ -16,12 +16,12 @@ from django.utils import timezone
 from pydantic import ValidationError
 
 from bots.backtest_data import backtest_market, market_bars, simulated_cost
-from bots.config import BotConfig, config_errors
-from bots.engine.backtest import BacktestResult, BacktestTrade, OpenPosition, run_backtest
+from engine.config import BotConfig, config_errors
+from engine.backtest import BacktestResult, BacktestTrade, OpenPosition, run_backtest
 from bots.models import Backtest, Bot
 from tradebot.brokers.base import BrokerError
 from tradebot.errors import Invalid
-from tradebot.market.bar_times import exchange_date
+from engine.market_time import TIMEFRAMES, exchange_date
 
 logger = logging.getLogger(__name__)
 
@@ -29,7 +29,7 @@ logger = logging.getLogger(__name__)
 # around the clock, as the simulated market makes them: a real feed has fewer, so the bound errs safe.
 # Two million bars take a few seconds to load and replay.
 MAX_BARS = 2_000_000
-BARS_PER_DAY = {"1Min": 1440, "5Min": 288, "15Min": 96, "1Hour": 24, "1Day": 1}
+BARS_PER_DAY = {name: timedelta(days=1) // step for name, step in TIMEFRAMES.items()}
 EARLIEST = date(1970, 1, 1)
 # Stored fills: about 275 bytes of JSON each, so at most 2.75 MB a backtest. The statistics always
 # count every trade (a 2,000,000-bar minute run of the design's bot makes about 29,000 fills).

@@ -14,8 +14,8 @@ from functools import cache
 import pandas as pd
 from django.conf import settings
 
-from bots.engine.indicators import REGISTRY, Params, Series
-from bots.engine.signals import Computer, Signal, evaluate, signal_at
+from engine.indicators import REGISTRY, Params, Series
+from engine.signals import Computer, Signal, evaluate, signal_at
 from bots.models import BrokerAccount
 from tradebot.brokers.base import Broker, BrokerError, BrokerUnavailable
 from tradebot.errors import Conflict

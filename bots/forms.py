@@ -1,6 +1,6 @@
 """The forms for bots and broker accounts, shared by the dashboard and the admin.
 
-A bot's configuration is validated by the one schema (bots.config.BotConfig, through
+A bot's configuration is validated by the one schema (engine.config.BotConfig, through
 services.parse_config); the form only turns its dotted error paths into errors on its own fields.
 """
 
@@ -10,7 +10,8 @@ import re
 from django import forms
 
 from bots import services
-from bots.config import TIMEFRAMES, BotConfig
+from engine.config import BotConfig
+from engine.market_time import TIMEFRAMES
 from bots.models import Bot, BrokerAccount
 from tradebot.errors import Invalid
 

@@ -9,10 +9,10 @@ from django.utils import timezone
 
 from bots import services
 from bots.connections import broker_for, market_for
-from bots.engine.risk import to_price
+from engine.risk import to_price
 from bots.models import Bot, TickLog
 from bots.orders import orders_settle
-from bots.ticks import session_day_start
+from engine.market_time import trading_day_start
 from positions.models import Position
 from positions.services import position_mark
 from trades.models import Trade
@@ -83,7 +83,7 @@ def market_status_publish() -> MarketStatus:
 def bots_daily_reset() -> list[Bot]:
     """At the session's open, resume the bots a daily rule paused before it. Safe to run any number of times."""
     now = timezone.now()
-    opened = session_day_start(now) if settings.TRADEBOT_SIM_ALWAYS_OPEN else current_session_open(now)
+    opened = trading_day_start(now) if settings.TRADEBOT_SIM_ALWAYS_OPEN else current_session_open(now)
     if opened is None:
         return []
     resumed = []

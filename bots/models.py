@@ -6,9 +6,13 @@ from django.db import models
 from django.db.models import F, Q
 from django.urls import reverse
 
-from bots.config import BotConfig, RiskConfig
+from engine.config import BotConfig, RiskConfig
+from engine.market_time import TIMEFRAMES
 from tradebot import crypto
 from tradebot.errors import BrokerKeysUnreadable
+
+
+TIMEFRAME_CHOICES = [(name, name) for name in TIMEFRAMES]
 
 
 class DataFeed(models.TextChoices):
@@ -113,12 +117,6 @@ class Bot(models.Model):
         ANY = "any"
         MAJORITY = "majority"
 
-    class Timeframe(models.TextChoices):
-        MIN_1 = "1Min"
-        MIN_5 = "5Min"
-        MIN_15 = "15Min"
-        HOUR_1 = "1Hour"
-        DAY_1 = "1Day"
 
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="bots")
     name = models.CharField(max_length=100)
@@ -133,7 +131,7 @@ class Bot(models.Model):
     indicators = models.JSONField(default=dict)
     risk_management = models.JSONField(default=dict)
     signal_mode = models.CharField(max_length=10, choices=SignalMode.choices, default=SignalMode.MAJORITY)
-    timeframe = models.CharField(max_length=6, choices=Timeframe.choices, default=Timeframe.MIN_1)
+    timeframe = models.CharField(max_length=6, choices=TIMEFRAME_CHOICES, default="1Min")
     start_hour = models.PositiveSmallIntegerField(default=9)
     start_minute = models.PositiveSmallIntegerField(default=30)
     end_hour = models.PositiveSmallIntegerField(default=16)
@@ -241,7 +239,7 @@ class Backtest(models.Model):
     # The configuration run (BotConfig's stored form), with the symbols, timeframe and capital as run.
     config = models.JSONField()
     symbols = models.JSONField(default=list)
-    timeframe = models.CharField(max_length=6, choices=Bot.Timeframe.choices)
+    timeframe = models.CharField(max_length=6, choices=TIMEFRAME_CHOICES)
     start = models.DateField(help_text="First session day (New York)")
     end = models.DateField(help_text="Last session day (New York)")
     capital = models.DecimalField(max_digits=16, decimal_places=2)

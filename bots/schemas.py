@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 from ninja import ModelSchema, Schema
 from pydantic import AfterValidator, ConfigDict, Field
 
-from bots.config import EXAMPLE_CONFIG, BotConfig, Text
+from engine.config import EXAMPLE_CONFIG, BotConfig, Text
 from bots.models import Bot, BrokerAccount
 
 # Larger ids cannot exist (BigAutoField); bounding them keeps the database from ever seeing an overflow.

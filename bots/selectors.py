@@ -11,11 +11,11 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from bots.connections import market_for, recent_bars
-from bots.engine.indicators import REGISTRY, Params
-from bots.engine.risk import to_price
-from bots.engine.signals import Signal, evaluate, signal_at
+from engine.indicators import REGISTRY, Params
+from engine.risk import to_price
+from engine.signals import Signal, evaluate, signal_at
 from bots.models import Bot, BrokerAccount
-from bots.ticks import session_day_start
+from engine.market_time import trading_day_start
 from positions.models import Position
 from trades.models import Trade
 from trades.selectors import trade_stats
@@ -44,7 +44,7 @@ def bots_with_stats(bots: QuerySet, *, now: datetime | None = None) -> QuerySet:
         bot=OuterRef("pk"),
         type=Trade.Type.SELL,
         status=Trade.Status.FILLED,
-        filled_at__gte=session_day_start(now or timezone.now()),
+        filled_at__gte=trading_day_start(now or timezone.now()),
     )
     return bots.annotate(
         open_positions=Coalesce(Subquery(open_positions.values("bot").annotate(n=Count("id")).values("n")), 0),
@@ -85,7 +85,7 @@ FILL_DELAY_BOUND = timedelta(days=7)
 def summary(*, user, now: datetime | None = None) -> Summary:
     """A handful of queries whatever the number of bots, positions and trades: the all-time figures
     come from trade_stats(), cached until the user's trades change."""
-    today = session_day_start(now or timezone.now())
+    today = trading_day_start(now or timezone.now())
     counts = dict(Bot.objects.for_user(user).order_by().values_list("status").annotate(n=Count("id")))
     by_status = {status: counts.get(status, 0) for status in Bot.Status.values}
 

@@ -10,7 +10,7 @@ from django_celery_beat.models import IntervalSchedule, PeriodicTask
 from pydantic import ValidationError
 
 from bots.checks import forget_broker_keys_health
-from bots.config import BotConfig, config_errors
+from engine.config import BotConfig, config_errors
 from bots.models import Bot, BrokerAccount
 from tradebot.brokers.endpoints import EndpointRefused, check_endpoint
 from tradebot.errors import Conflict, Invalid

@@ -10,18 +10,18 @@ import time
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from decimal import Decimal
-from zoneinfo import ZoneInfo
 
 from django.db.models import Count, Q, Sum
 from django.utils import timezone
 from pydantic import ValidationError
 
 from bots import services
-from bots.config import BotConfig, config_errors
+from engine.config import BotConfig, config_errors
 from bots.connections import bar_age_clock, broker_for, latest_signal, market_for, market_status_for, recent_bars
-from bots.engine.indicators import REGISTRY
-from bots.engine.risk import Account, Holding, daily_halt, to_price
-from bots.engine.strategy import BarView, Decision, decide, in_window
+from engine.indicators import REGISTRY
+from engine.risk import Account, Holding, daily_halt, to_price
+from engine.market_time import EXCHANGE_TZ, trading_day_start
+from engine.strategy import BarView, Decision, decide, in_window
 from bots.models import Bot, BrokerAccount, TickLog
 from bots.orders import order_send, orders_repair
 from positions.models import Position
@@ -35,7 +35,6 @@ from trades.services import client_order_id
 
 logger = logging.getLogger(__name__)
 
-EXCHANGE_TZ = ZoneInfo("America/New_York")
 # Long enough for a slow broker; a worker that dies mid-tick frees the bot when it runs out.
 CLAIM_LEASE = timedelta(minutes=2)
 MAX_CONSECUTIVE_FAILURES = 3
@@ -220,18 +219,12 @@ def _holding(position: Position | None) -> Holding | None:
     return Holding(position.symbol, position.quantity, position.entry_price, position.stop_loss_price, position.take_profit_price)
 
 
-def session_day_start(now: datetime) -> datetime:
-    """Midnight of the exchange's calendar day containing `now`: where 'today' starts for daily limits."""
-    local = now.astimezone(EXCHANGE_TZ)
-    return local.replace(hour=0, minute=0, second=0, microsecond=0)
-
-
 def _account(
     bot: Bot, config: BotConfig, positions: dict[str, Position], marks: dict[str, Decimal], now: datetime, pending: list[Trade]
 ) -> Account:
     """The bot's money from the database. A buy still pending at the broker holds its cash and its
     position slot (estimated at its decision price), so no later order can spend them twice."""
-    today = session_day_start(now)
+    today = trading_day_start(now)
     filled_sells = Q(type=Trade.Type.SELL, status=Trade.Status.FILLED)
     entries_today = Q(type=Trade.Type.BUY, timestamp__gte=today) & ~Q(status__in=[Trade.Status.FAILED, Trade.Status.CANCELLED])
     totals = Trade.objects.filter(bot=bot).aggregate(

@@ -6,7 +6,7 @@ import factory
 from django.contrib.auth import get_user_model
 from django.utils import timezone
 
-from bots.config import EXAMPLE_CONFIG, BotConfig
+from engine.config import EXAMPLE_CONFIG, BotConfig
 from bots.models import Bot, BrokerAccount
 from positions.models import Position
 from trades.models import Trade

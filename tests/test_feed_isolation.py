@@ -11,9 +11,9 @@ from django.urls import reverse
 from django.utils import timezone
 
 from bots import services
-from bots.config import BotConfig
+from engine.config import BotConfig
 from bots.connections import clear_caches
-from bots.engine.indicators import REGISTRY
+from engine.indicators import REGISTRY
 from bots.models import TickLog
 from bots.ticks import MIN_LOOKBACK, bot_tick
 from tests.alpaca_stub import AlpacaStub

@@ -20,7 +20,7 @@ from ninja.errors import HttpError
 from ninja.errors import ValidationError as RequestInvalid
 
 from bots.api import router as bots_router
-from bots.config import config_errors
+from engine.config import config_errors
 from positions.api import router as positions_router
 from tradebot.accounts.auth import API_AUTH, authenticated_user
 from tradebot.accounts.throttle import UserRateThrottle

@@ -12,12 +12,12 @@ from ninja import Field, Query, Router, Schema
 from pydantic import PlainValidator, ValidationError, WithJsonSchema
 
 from bots import selectors
-from bots.config import SYMBOL_RE
+from engine.config import SYMBOL_RE
 from bots.connections import market_status_for
-from bots.engine.indicators import REGISTRY, Params
+from engine.indicators import REGISTRY, Params
 from bots.schemas import Id
 from bots.services import default_broker_account
-from tradebot.market.base import TIMEFRAMES
+from engine.market_time import TIMEFRAMES
 
 router = Router(tags=["market"])
 

@@ -19,7 +19,8 @@ YEARS = range(1900, 2201)
 
 
 def _moment(value) -> date | datetime:
-    """A date (a whole UTC day) or an ISO 8601 datetime (naive means UTC), as one field with one error."""
+    """A date (a whole New York trading day) or an ISO 8601 datetime (naive means UTC), as one field
+    with one error."""
     if not isinstance(value, date):
         text = str(value).strip()
         try:
@@ -41,8 +42,8 @@ Moment = Annotated[
 
 
 class TradeFilters(Schema):
-    start: Moment | None = Field(None, description="Placed at or after (a date means from that day's start, UTC)")
-    end: Moment | None = Field(None, description="Placed at or before (a date means to that day's end, UTC)")
+    start: Moment | None = Field(None, description="Placed at or after (a date means from that New York trading day's start)")
+    end: Moment | None = Field(None, description="Placed at or before (a date means to that New York trading day's end)")
     bot_id: Id | None = None
     symbol: Annotated[Text, Field(min_length=1, max_length=16)] | None = None
     type: Literal["buy", "sell"] | None = None

@@ -9,7 +9,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
-from zoneinfo import ZoneInfo
 
 import numpy as np
 from django.core.cache import cache
@@ -17,12 +16,12 @@ from django.db import connections
 from django.db.models import Count, Max, Min, Q, QuerySet, Sum
 from django.db.models.functions import TruncDate
 
-from bots.engine import stats
+from engine import stats
+from engine.market_time import EXCHANGE_TZ, day_span
 from trades.models import Trade
 
 logger = logging.getLogger(__name__)
 
-EXCHANGE_TZ = ZoneInfo("America/New_York")
 # Staleness is impossible by construction (see trade_stats); the expiry only bounds what the cache holds.
 STATS_CACHE_SECONDS = 3600
 CENT = Decimal("0.000001")  # the precision of the money columns
@@ -32,10 +31,12 @@ ORDERINGS = (
 )  # fmt: skip
 
 
-def _utc(moment: date | datetime) -> datetime:
+def _instant(moment: date | datetime, *, day_end: bool = False) -> datetime:
+    """A datetime as it is (naive means UTC); a date is a New York trading day: its start, or with
+    `day_end` the start of the day after."""
     if isinstance(moment, datetime):
         return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-    return datetime.combine(moment, time.min, tzinfo=UTC)
+    return day_span(moment, moment)[1 if day_end else 0]
 
 
 def trade_list(
@@ -50,17 +51,18 @@ def trade_list(
     ordering: str = "-timestamp",
 ) -> QuerySet[Trade]:
     """The user's trades (everyone's for a superuser) placed between start and end, both inclusive.
-    A date means the whole UTC day; a naive datetime is taken as UTC."""
+    A date means that whole New York trading day (the day rule of every page, the API and the
+    export); a naive datetime is taken as UTC."""
     if ordering not in ORDERINGS:
         raise ValueError(f"unknown ordering {ordering!r}")
     trades = Trade.objects.for_user(user)
     if start is not None:
-        trades = trades.filter(timestamp__gte=_utc(start))
+        trades = trades.filter(timestamp__gte=_instant(start))
     if end is not None:
         if isinstance(end, datetime):
-            trades = trades.filter(timestamp__lte=_utc(end))
+            trades = trades.filter(timestamp__lte=_instant(end))
         else:
-            trades = trades.filter(timestamp__lt=_utc(end + timedelta(days=1)))
+            trades = trades.filter(timestamp__lt=_instant(end, day_end=True))
     if bot_id is not None:
         trades = trades.filter(bot_id=bot_id)
     if symbol:
@@ -76,7 +78,7 @@ def trade_list(
 @dataclass(frozen=True)
 class TradeStats:
     """Statistics of the round trips among some trades: the filled sells, which carry the realized P&L
-    (net of both commissions). Ratios are None where undefined, as in the backtester (bots.engine.stats)."""
+    (net of both commissions). Ratios are None where undefined, as in the backtester (engine.stats)."""
 
     count: int
     wins: int

@@ -6,7 +6,7 @@ from decimal import Decimal
 
 from django.db import IntegrityError, transaction
 
-from bots.engine.risk import protective_prices
+from engine.risk import protective_prices
 from bots.models import Bot
 from positions.models import Position
 from positions.services import position_open_filled, position_sell_filled

@@ -1,23 +1,21 @@
 """The trades page: a filterable, paginated table; new fills arrive live on the unfiltered first page."""
 
-from datetime import date, datetime, time
-from zoneinfo import ZoneInfo
-
 from django import forms
-from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
 from bots.models import Bot
+from trades import selectors
 from trades.models import Trade
 
 PAGE_SIZE = 50
 
 
 class TradeFilterForm(forms.Form):
+    """The page's filters, handed to the same selector as the API's and the export's."""
+
     bot = forms.ModelChoiceField(queryset=Bot.objects.none(), required=False, empty_label="All bots")
     symbol = forms.CharField(required=False, max_length=16, widget=forms.TextInput(attrs={"size": 8, "placeholder": "AAPL"}))
     type = forms.ChoiceField(choices=[("", "Buy and sell"), *Trade.Type.choices], required=False, label="Side")
@@ -29,34 +27,30 @@ class TradeFilterForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.fields["bot"].queryset = Bot.objects.for_user(user)
 
-    def filter(self, trades: QuerySet) -> QuerySet:
-        """The trades matching the valid filters; dates are New York calendar days."""
+    def clean(self):
+        cleaned = super().clean()
+        if cleaned.get("since") and cleaned.get("until") and cleaned["since"] > cleaned["until"]:
+            self.add_error("until", "must not be before From")
+        return cleaned
+
+    def selector_filters(self) -> dict:
+        """The valid filters as trades.selectors.trade_list takes them (dates are New York trading days)."""
         data = self.cleaned_data
-        if data.get("bot"):
-            trades = trades.filter(bot=data["bot"])
-        if data.get("symbol"):
-            trades = trades.filter(symbol=data["symbol"].strip().upper())
-        if data.get("type"):
-            trades = trades.filter(type=data["type"])
-        if data.get("status"):
-            trades = trades.filter(status=data["status"])
-        if data.get("since"):
-            trades = trades.filter(timestamp__gte=_exchange_midnight(data["since"]))
-        if data.get("until"):
-            trades = trades.filter(timestamp__lt=_exchange_midnight(data["until"], days_after=1))
-        return trades
-
-
-def _exchange_midnight(day: date, days_after: int = 0) -> datetime:
-    return datetime.combine(date.fromordinal(day.toordinal() + days_after), time(), ZoneInfo(settings.EXCHANGE_TIME_ZONE))
+        return {
+            "bot_id": data["bot"].pk if data.get("bot") else None,
+            "symbol": data.get("symbol", "").strip() or None,
+            "type": data.get("type") or None,
+            "status": data.get("status") or None,
+            "start": data.get("since"),
+            "end": data.get("until"),
+        }
 
 
 @login_required
 def trade_list(request: HttpRequest) -> HttpResponse:
     filters = TradeFilterForm(request.GET, user=request.user)
-    trades = Trade.objects.for_user(request.user).order_by("-timestamp", "-id")
-    if filters.is_valid():
-        trades = filters.filter(trades)
+    # A bad filter is said on its field and shows no rows: never the unfiltered table instead.
+    trades = selectors.trade_list(user=request.user, **filters.selector_filters()) if filters.is_valid() else Trade.objects.none()
     page = Paginator(trades, PAGE_SIZE).get_page(request.GET.get("page"))
     query = request.GET.copy()
     query.pop("page", None)

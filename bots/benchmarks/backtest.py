@@ -15,8 +15,8 @@ from decimal import Decimal
 
 import pandas as pd
 
-from bots.config import BotConfig
-from bots.engine.backtest import INDICATOR_SHARE, BacktestResult, run_backtest
+from engine.config import BotConfig
+from engine.backtest import INDICATOR_SHARE, BacktestResult, run_backtest
 from tradebot.market.simulated import SimulatedMarket
 
 SYMBOL = "BENCH"

@@ -29,9 +29,9 @@ from decimal import Decimal
 
 import pandas as pd
 
-from bots.config import BotConfig
-from bots.engine.backtest import run_backtest
-from tradebot.market.bar_times import day_start, exchange_date
+from engine.config import BotConfig
+from engine.backtest import run_backtest
+from engine.market_time import day_start, exchange_date
 
 CAPITAL = 10_000
 FAST, SLOW = 10, 20

@@ -9,7 +9,7 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from tests.factories import DESIGN_CONFIG, BotFactory
-from tradebot.market.bar_times import day_start
+from engine.market_time import day_start
 from tradebot.market.models import Bar
 
 ZIGZAG = [10, 11, 10.5, 12, 11, 12.5, 11.5, 13, 12, 12.5, 11, 11.5, 10.5, 12]

@@ -8,7 +8,7 @@ import pytest
 from django.urls import reverse
 
 from bots import backtests
-from bots.config import BotConfig
+from engine.config import BotConfig
 from bots.models import Backtest
 from tests.factories import DESIGN_CONFIG, BotFactory, UserFactory
 

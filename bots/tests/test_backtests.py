@@ -12,9 +12,9 @@ from django.utils import timezone
 
 from bots import backtests
 from bots.backtest_data import backtest_market, market_bars
-from bots.config import BotConfig
-from bots.engine import stats
-from bots.engine.backtest import BacktestTrade, run_backtest
+from engine.config import BotConfig
+from engine import stats
+from engine.backtest import BacktestTrade, run_backtest
 from bots.models import Backtest
 from tests.factories import DESIGN_CONFIG, BotFactory, UserFactory
 from tradebot.brokers.base import BrokerError

@@ -4,7 +4,7 @@ from io import StringIO
 import pytest
 from django.core.management import CommandError, call_command
 
-from bots.engine.strategy import EXCHANGE_TZ
+from engine.market_time import EXCHANGE_TZ
 from bots.models import Bot
 from bots.tests.test_ticks import RSI_ONLY, add_bars, falling_closes, fresh_caches  # noqa: F401
 from tests.factories import BotFactory, UserFactory

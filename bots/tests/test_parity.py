@@ -8,7 +8,7 @@ import pytest
 
 from bots import services
 from bots.connections import clear_caches, simulated_market
-from bots.engine.backtest import run_backtest
+from engine.backtest import run_backtest
 from bots.ticks import MIN_LOOKBACK, bot_tick
 from tests.factories import BotFactory
 from trades.models import Trade

@@ -11,7 +11,7 @@ from decimal import Decimal
 from django.db.models import Sum
 from django.utils import timezone
 
-from bots.engine.risk import to_price
+from engine.risk import to_price
 from tradebot.brokers.base import AccountInfo, BrokerPosition, OrderRequest, OrderResult
 from tradebot.market.base import MarketData
 

@@ -15,15 +15,17 @@ from django.conf import settings
 
 from tradebot.brokers.alpaca import RetryPolicy, alpaca_errors, checked_url, client_credentials, harden, with_retries
 from tradebot.brokers.base import BrokerError
-from tradebot.market.base import BAR_COLUMNS, TIMEFRAMES, empty_bars
+from tradebot.market.base import BAR_COLUMNS, empty_bars
+from engine.market_time import TIMEFRAMES
 
-ALPACA_TIMEFRAMES = {
-    "1Min": TimeFrame(1, TimeFrameUnit.Minute),
-    "5Min": TimeFrame(5, TimeFrameUnit.Minute),
-    "15Min": TimeFrame(15, TimeFrameUnit.Minute),
-    "1Hour": TimeFrame(1, TimeFrameUnit.Hour),
-    "1Day": TimeFrame(1, TimeFrameUnit.Day),
-}
+def _alpaca_timeframe(step: timedelta) -> TimeFrame:
+    for unit, length in ((TimeFrameUnit.Day, timedelta(days=1)), (TimeFrameUnit.Hour, timedelta(hours=1))):
+        if step % length == timedelta(0):
+            return TimeFrame(step // length, unit)
+    return TimeFrame(step // timedelta(minutes=1), TimeFrameUnit.Minute)
+
+
+ALPACA_TIMEFRAMES = {name: _alpaca_timeframe(step) for name, step in TIMEFRAMES.items()}
 # How far back to look for the last `limit` bars when no start is given: calendar time per bar of
 # trading time is at most ~5x (6.5 trading hours a day, 5 days a week); 7x plus 10 days covers holidays.
 LOOKBACK_FACTOR = 7

@@ -5,34 +5,16 @@ exchange's clock too). A 1Day bar spans one America/New_York calendar day: it op
 (04:00 or 05:00 UTC) and closes at the next 00:00 ET, so it is 23 or 25 hours long on DST days.
 """
 
-from datetime import UTC, date, datetime, time, timedelta
-from zoneinfo import ZoneInfo
+from datetime import UTC, date, datetime, timedelta
 
-from tradebot.market.base import TIMEFRAMES
+from engine.market_time import DAILY, TIMEFRAMES, as_utc, day_start, exchange_date
 
-EXCHANGE_TZ = ZoneInfo("America/New_York")
-DAILY = "1Day"
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-
-
-def as_utc(moment: datetime, what: str = "time") -> datetime:
-    if moment.tzinfo is None or moment.utcoffset() is None:
-        raise ValueError(f"{what} must be timezone-aware, got naive {moment.isoformat()}")
-    return moment.astimezone(UTC)
 
 
 def check_timeframe(timeframe: str) -> None:
     if timeframe not in TIMEFRAMES:
         raise ValueError(f"unknown timeframe {timeframe!r}; choose one of {', '.join(TIMEFRAMES)}")
-
-
-def exchange_date(moment: datetime) -> date:
-    return as_utc(moment).astimezone(EXCHANGE_TZ).date()
-
-
-def day_start(day: date) -> datetime:
-    """00:00 America/New_York on `day`, in UTC (midnight always exists there: DST shifts at 02:00)."""
-    return datetime.combine(day, time(0), tzinfo=EXCHANGE_TZ).astimezone(UTC)
 
 
 def latest_closed_open(timeframe: str, end: datetime) -> datetime:

@@ -1,19 +1,12 @@
-"""The one protocol every market data feed speaks, and the timeframes we trade on."""
+"""The one protocol every market data feed speaks (the timeframes are engine.market_time's)."""
 
-from datetime import datetime, timedelta
-from decimal import Decimal
 from collections.abc import Hashable
+from datetime import datetime
+from decimal import Decimal
 from typing import Protocol
 
 import pandas as pd
 
-TIMEFRAMES: dict[str, timedelta] = {
-    "1Min": timedelta(minutes=1),
-    "5Min": timedelta(minutes=5),
-    "15Min": timedelta(minutes=15),
-    "1Hour": timedelta(hours=1),
-    "1Day": timedelta(days=1),
-}
 BAR_COLUMNS = ["open", "high", "low", "close", "volume"]
 
 

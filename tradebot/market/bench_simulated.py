@@ -7,7 +7,7 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from tradebot.market.base import TIMEFRAMES
+from engine.market_time import TIMEFRAMES
 from tradebot.market.simulated import SimulatedMarket
 
 END = datetime(2024, 7, 3, 15, 0, tzinfo=UTC)

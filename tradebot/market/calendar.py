@@ -14,7 +14,8 @@ import exchange_calendars
 import numpy as np
 import pandas as pd
 
-from tradebot.market.bar_times import EPOCH, as_utc, day_start, exchange_date
+from tradebot.market.bar_times import EPOCH
+from engine.market_time import as_utc, day_start, exchange_date
 
 SOURCES = ("nyse", "always_open")
 _FIRST_YEAR = 1990

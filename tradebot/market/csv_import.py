@@ -17,7 +17,8 @@ from pathlib import Path
 
 from django.db import transaction
 
-from tradebot.market.bar_times import DAILY, EXCHANGE_TZ, check_timeframe, day_start
+from tradebot.market.bar_times import check_timeframe
+from engine.market_time import DAILY, EXCHANGE_TZ, day_start
 from tradebot.market.models import Bar
 
 DATE_COLUMNS = ("date", "datetime", "time", "timestamp")

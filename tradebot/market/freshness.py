@@ -7,8 +7,9 @@ Friday's session is fresh at Monday's open, and a daily bar stays fresh through 
 
 from datetime import datetime, timedelta
 
-from tradebot.market.bar_times import DAILY, EXCHANGE_TZ, bar_close
-from tradebot.market.base import TIMEFRAMES
+from tradebot.market.bar_times import bar_close
+from engine.market_time import DAILY, EXCHANGE_TZ
+from engine.market_time import TIMEFRAMES
 from tradebot.market.calendar import open_seconds_between
 
 # How many bar lengths of open market may pass after a bar's close before it is too old to trade on.

@@ -14,17 +14,10 @@ from functools import lru_cache
 import numpy as np
 import pandas as pd
 
-from tradebot.market.bar_times import (
-    DAILY,
-    check_timeframe,
-    check_window,
-    day_start,
-    epoch_seconds,
-    exchange_date,
-    first_daily_on_or_after,
-    latest_closed_open,
-)
-from tradebot.market.base import BAR_COLUMNS, TIMEFRAMES
+from tradebot.market.bar_times import check_timeframe, check_window, epoch_seconds, first_daily_on_or_after, latest_closed_open
+from engine.market_time import DAILY, day_start, exchange_date
+from tradebot.market.base import BAR_COLUMNS
+from engine.market_time import TIMEFRAMES
 from tradebot.market.sim_path import minute_bars, minute_prices, symbol_model
 
 # Bars per block: from 2048 minutes to a month (46,000 minutes: the costliest block, ~10 ms cold).

@@ -5,8 +5,10 @@ from decimal import Decimal
 
 import pandas as pd
 
-from tradebot.market.bar_times import as_utc, bar_close, check_timeframe, check_window, latest_closed_open
-from tradebot.market.base import BAR_COLUMNS, TIMEFRAMES, empty_bars
+from tradebot.market.bar_times import bar_close, check_timeframe, check_window, latest_closed_open
+from engine.market_time import as_utc
+from tradebot.market.base import BAR_COLUMNS, empty_bars
+from engine.market_time import TIMEFRAMES
 from tradebot.market.models import Bar
 
 

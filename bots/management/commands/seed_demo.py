@@ -4,7 +4,7 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
 from bots import services
-from bots.config import EXAMPLE_CONFIG
+from engine.config import EXAMPLE_CONFIG
 from bots.models import Bot
 
 DEMO_BOTS = [

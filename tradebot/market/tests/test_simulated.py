@@ -6,7 +6,8 @@ import pandas as pd
 import pytest
 
 from tradebot.market import sim_path
-from tradebot.market.base import BAR_COLUMNS, TIMEFRAMES
+from tradebot.market.base import BAR_COLUMNS
+from engine.market_time import TIMEFRAMES
 from tradebot.market.simulated import SimulatedMarket, _block
 
 END = datetime(2024, 7, 3, 15, 0, tzinfo=UTC)

@@ -2,7 +2,7 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from tradebot.market.base import TIMEFRAMES
+from engine.market_time import TIMEFRAMES
 from tradebot.market.csv_import import import_bars_csv
 
 

@@ -47,12 +47,12 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from bots.config import BotConfig
-from bots.engine import stats
-from bots.engine.risk import PRICE_STEP, Account, Holding, RiskRules, daily_halt, protective_prices, to_price
-from bots.engine.signals import Evaluation, evaluate, signal_at
-from bots.engine.strategy import EXCHANGE_TZ, BarView, Decision, decide
-from tradebot.market.base import TIMEFRAMES
+from engine.config import BotConfig
+from engine import stats
+from engine.risk import PRICE_STEP, Account, Holding, RiskRules, daily_halt, protective_prices, to_price
+from engine.signals import Evaluation, evaluate, signal_at
+from engine.strategy import BarView, Decision, decide
+from engine.market_time import DAILY, EXCHANGE_TZ, TIMEFRAMES
 
 Progress = Callable[[float], None]
 
@@ -132,7 +132,7 @@ def run_backtest(
     order = [s for s in config.symbols if s in bars_by_symbol] + [s for s in bars_by_symbol if s not in config.symbols]
     if not order or any(bars_by_symbol[s].empty for s in order):
         raise ValueError("no bars to backtest")
-    clock = _Clock([bars_by_symbol[s].index for s in order], config, TIMEFRAMES[timeframe], daily=timeframe == "1Day")
+    clock = _Clock([bars_by_symbol[s].index for s in order], config, TIMEFRAMES[timeframe], daily=timeframe == DAILY)
     markets = []
     for done, symbol in enumerate(order, start=1):
         markets.append(_Market.prepare(symbol, bars_by_symbol[symbol], config, clock))

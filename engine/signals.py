@@ -8,7 +8,7 @@ from functools import cached_property
 import numpy as np
 import pandas as pd
 
-from bots.engine.indicators import BUY, REGISTRY, SELL, Params, Series
+from engine.indicators import BUY, REGISTRY, SELL, Params, Series
 
 MODES = ("all", "any", "majority")
 

@@ -11,8 +11,9 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PositiveInt, ValidationError, create_model, field_validator, model_validator
 
-from bots.engine.indicators import REGISTRY, Params
-from bots.engine.risk import RiskRules
+from engine.indicators import REGISTRY, Params
+from engine.market_time import Timeframe
+from engine.risk import RiskRules
 
 # The design's example configuration: the API documents it, the tests and the demo start from it.
 EXAMPLE_CONFIG = {
@@ -33,7 +34,6 @@ EXAMPLE_CONFIG = {
 }
 
 SYMBOL_RE = re.compile(r"^[A-Z][A-Z0-9.\-]{0,9}$")
-TIMEFRAMES = ("1Min", "5Min", "15Min", "1Hour", "1Day")
 SIGNAL_MODES = ("all", "any", "majority")
 
 def _no_nul(value: str) -> str:
@@ -93,7 +93,7 @@ class BotConfig(BaseModel):
     indicators: Indicators
     risk_management: RiskConfig = Field(default_factory=RiskConfig)
     signal_mode: Literal["all", "any", "majority"] = "majority"
-    timeframe: Literal["1Min", "5Min", "15Min", "1Hour", "1Day"] = "1Min"
+    timeframe: Timeframe = "1Min"
     start_hour: Annotated[int, Field(ge=0, le=23)] = 9
     start_minute: Annotated[int, Field(ge=0, le=59)] = 30
     end_hour: Annotated[int, Field(ge=0, le=23)] = 16

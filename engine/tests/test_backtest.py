@@ -8,10 +8,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bots.config import BotConfig
-from bots.engine import backtest, signals, stats, strategy
-from bots.engine.backtest import run_backtest
-from bots.engine.risk import Account, Holding
+from engine.config import BotConfig
+from engine import backtest, signals, stats, strategy
+from engine.backtest import run_backtest
+from engine.risk import Account, Holding
 
 DAY_1 = "2024-01-02 14:30"  # 09:30 in New York (EST)
 DAY_2 = "2024-01-03 14:30"

@@ -4,12 +4,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, time
 from decimal import Decimal
 from typing import Literal
-from zoneinfo import ZoneInfo
 
-from bots.engine.risk import Account, Holding, RiskRules, entry_refusal, exit_trigger, position_size, to_price
-from bots.engine.signals import Signal
+from engine.market_time import EXCHANGE_TZ
+from engine.risk import Account, Holding, RiskRules, entry_refusal, exit_trigger, position_size, to_price
+from engine.signals import Signal
 
-EXCHANGE_TZ = ZoneInfo("America/New_York")
 
 Action = Literal["buy", "sell", "hold", "skip"]
 

@@ -6,11 +6,11 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bots.engine.indicators import REGISTRY
-from bots.engine.risk import Account, Holding, RiskRules
-from bots.engine.signals import Signal, evaluate, signal_at
-from bots.engine.strategy import BarView, decide, in_window
-from bots.engine.tests.series import bars
+from engine.indicators import REGISTRY
+from engine.risk import Account, Holding, RiskRules
+from engine.signals import Signal, evaluate, signal_at
+from engine.strategy import BarView, decide, in_window
+from engine.tests.series import bars
 
 RULES = RiskRules(stop_loss=D("0.02"), take_profit=D("0.05"), max_position_size=D("0.1"), max_daily_loss=D("0.1"))
 ACCOUNT = Account(D(10000))

@@ -8,8 +8,8 @@ import math
 import pytest
 from pydantic import ValidationError
 
-from bots.engine.indicators import BUY, NONE, REGISTRY, SELL
-from bots.engine.tests.series import bars, run
+from engine.indicators import BUY, NONE, REGISTRY, SELL
+from engine.tests.series import bars, run
 
 nan = math.nan
 

@@ -6,9 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bots.engine.indicators import BUY, NONE, REGISTRY, SELL
-from bots.engine.signals import combine, evaluate, signal_at
-from bots.engine.tests.series import bars
+from engine.indicators import BUY, NONE, REGISTRY, SELL
+from engine.signals import combine, evaluate, signal_at
+from engine.tests.series import bars
 
 nan = math.nan
 B, S, N = BUY, SELL, NONE

@@ -8,9 +8,9 @@ from decimal import Decimal
 import pytest
 from pydantic import ValidationError
 
-from bots.config import BotConfig, config_errors
-from bots.engine.indicators import REGISTRY
-from bots.engine.risk import RiskRules
+from engine.config import BotConfig, config_errors
+from engine.indicators import REGISTRY
+from engine.risk import RiskRules
 
 # Copied verbatim from DESIGN.md, "Strategy rules".
 DESIGN_EXAMPLE = """

@@ -2,7 +2,7 @@
 
 import pandas as pd
 
-from bots.engine.indicators import REGISTRY
+from engine.indicators import REGISTRY
 
 
 def bars(close, *, high=None, low=None, volume=None) -> pd.DataFrame:
