@@ -9,8 +9,8 @@ from django.utils.safestring import mark_safe
 
 from bots import selectors, services
 from bots.forms import BotForm, BrokerAccountForm
-from engine.market_time import EXCHANGE_TZ
 from bots.models import Backtest, Bot, BrokerAccount
+from engine.market_time import EXCHANGE_TZ
 from tradebot.errors import Conflict, Invalid
 
 RECENT_TICKS = 20

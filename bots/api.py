@@ -1,12 +1,15 @@
-"""/api/bots and /api/broker-accounts: parse, call one service or selector, render."""
+"""/api/bots, /api/broker-accounts and /api/summary: parse, call one service or selector, render."""
+
+from decimal import Decimal
 
 from django.shortcuts import get_object_or_404
-from ninja import Router
+from ninja import Field, Router, Schema
 from ninja.responses import Status
 
 from bots import selectors, services
 from bots.models import Bot, BrokerAccount
-from bots.schemas import BotIn, BotOut, BrokerAccountIn, BrokerAccountOut, Id
+from bots.schemas import BotIn, BotOut, BrokerAccountIn, BrokerAccountOut
+from tradebot.api_types import Id
 from tradebot.errors import Invalid
 
 router = Router()
@@ -88,3 +91,21 @@ def broker_account_delete(request, id: Id):
     accounts = selectors.broker_account_list(user=request.auth)
     services.broker_account_delete(account=get_object_or_404(accounts, pk=id))
     return Status(204, None)
+
+
+class SummaryOut(Schema):
+    bots_by_status: dict[str, int]
+    bots_total: int
+    open_positions: int
+    open_positions_value: Decimal
+    unrealized_pnl: Decimal
+    realized_pnl_today: Decimal
+    realized_pnl_total: Decimal
+    total_pnl: Decimal = Field(description="Realized in total + unrealized")
+    trades_today: int = Field(description="Filled today (the exchange's day, New York)")
+    win_rate_pct: float | None
+
+
+@router.get("/summary", response=SummaryOut, tags=["summary"])
+def summary(request):
+    return selectors.summary(user=request.auth)

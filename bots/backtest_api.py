@@ -14,12 +14,11 @@ from ninja.responses import Status
 from pydantic import ConfigDict, Field
 
 from bots import backtests
+from bots.models import Backtest, Bot
 from engine.config import EXAMPLE_CONFIG, BotConfig
 from engine.market_time import Timeframe
-from bots.models import Backtest, Bot
-from bots.schemas import Id
+from tradebot.api_types import Id, Pagination
 from tradebot.errors import Invalid
-from trades.schemas import Pagination
 
 router = Router(tags=["backtests"])
 

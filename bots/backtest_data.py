@@ -15,10 +15,10 @@ import pandas as pd
 from bots.connections import account_feed, simulated_market
 from bots.models import BrokerAccount
 from engine.market_time import day_start
-from tradebot.market.base import BAR_COLUMNS, MarketData
-from tradebot.market.csv_import import CsvImportError, parse_bars_csv
-from tradebot.market.feeds import PreferStored
-from tradebot.market.stored import has_bars
+from market.base import BAR_COLUMNS, MarketData
+from market.csv_import import CsvImportError, parse_bars_csv
+from market.feeds import PreferStored
+from market.stored import has_bars
 
 
 class BarsUnavailable(ValueError):

@@ -19,12 +19,11 @@ from django.utils.text import slugify
 from django_htmx.http import HttpResponseClientRefresh
 
 from bots import backtests, services
-from engine.config import EXAMPLE_CONFIG, BotConfig
-from engine.market_time import TIMEFRAMES
 from bots.forms import PrettyJSONField, SymbolsField
 from bots.models import Backtest, Bot
+from engine.config import EXAMPLE_CONFIG, BotConfig
+from engine.market_time import TIMEFRAMES, exchange_date
 from tradebot.errors import Invalid
-from engine.market_time import exchange_date
 
 PAGE_SIZE = 50
 TRADES_SHOWN = 500  # the page's share of the stored fills; the API returns them all

@@ -16,12 +16,12 @@ from django.utils import timezone
 from pydantic import ValidationError
 
 from bots.backtest_data import backtest_market, market_bars, simulated_cost
-from engine.config import BotConfig, config_errors
-from engine.backtest import BacktestResult, BacktestTrade, OpenPosition, run_backtest
 from bots.models import Backtest, Bot
-from tradebot.brokers.base import BrokerError
-from tradebot.errors import Invalid
+from brokers.base import BrokerError
+from engine.backtest import BacktestResult, BacktestTrade, OpenPosition, run_backtest
+from engine.config import BotConfig, config_errors
 from engine.market_time import TIMEFRAMES, exchange_date
+from tradebot.errors import Invalid
 
 logger = logging.getLogger(__name__)
 

@@ -10,9 +10,9 @@ import re
 from django import forms
 
 from bots import services
+from bots.models import Bot, BrokerAccount
 from engine.config import BotConfig
 from engine.market_time import TIMEFRAMES
-from bots.models import Bot, BrokerAccount
 from tradebot.errors import Invalid
 
 

@@ -4,27 +4,23 @@ keeping the tick record bounded."""
 import logging
 
 from django.conf import settings
-from django.core.cache import cache
 from django.utils import timezone
 
 from bots import services
 from bots.connections import broker_for, market_for
-from engine.risk import to_price
 from bots.models import Bot, TickLog
 from bots.orders import orders_settle
+from brokers.base import BrokerError
 from engine.market_time import trading_day_start
+from engine.risk import to_price
+from market.calendar import current_session_open
 from positions.models import Position
 from positions.services import position_mark
-from trades.models import Trade
-from tradebot.brokers.base import BrokerError
 from tradebot.errors import BrokerAccountUnusable
 from tradebot.events import publish
-from tradebot.market.calendar import MarketStatus, always_open_status, current_session_open, nyse_status
+from trades.models import Trade
 
 logger = logging.getLogger(__name__)
-
-MARKET_STATUS_KEY = "market:status"
-
 
 def positions_mark_to_market() -> int:
     """Mark every open position at its feed's latest price; one price per account kind and symbol."""
@@ -60,24 +56,6 @@ def pending_orders_settle() -> int:
         except (BrokerError, BrokerAccountUnusable) as exc:
             logger.warning("could not settle the pending orders of bot %s: %s", bot.pk, exc)
     return settled
-
-
-def market_status_now() -> MarketStatus:
-    now = timezone.now()
-    return always_open_status(now) if settings.TRADEBOT_SIM_ALWAYS_OPEN else nyse_status(now)
-
-
-def market_status_publish() -> MarketStatus:
-    """Publish market_status_changed when the market opens or closes."""
-    status = market_status_now()
-    previous = cache.get(MARKET_STATUS_KEY)
-    cache.set(MARKET_STATUS_KEY, status.is_open, timeout=None)
-    if previous is not None and previous != status.is_open:
-        publish(
-            "market_status_changed",
-            {"is_open": status.is_open, "next_open": status.next_open, "next_close": status.next_close, "source": status.source},
-        )
-    return status
 
 
 def bots_daily_reset() -> list[Bot]:

@@ -11,7 +11,6 @@ from engine.market_time import TIMEFRAMES
 from tradebot import crypto
 from tradebot.errors import BrokerKeysUnreadable
 
-
 TIMEFRAME_CHOICES = [(name, name) for name in TIMEFRAMES]
 
 

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from django.utils import timezone
 
 from bots.models import Bot
-from tradebot.brokers.base import Broker, OrderRejected, OrderRequest, OrderResult
+from brokers.base import Broker, OrderRejected, OrderRequest, OrderResult
 from trades.models import Trade
 from trades.services import trade_apply_result, trade_record_pending
 

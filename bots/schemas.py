@@ -8,11 +8,9 @@ from typing import Annotated, Any, Literal
 from ninja import ModelSchema, Schema
 from pydantic import AfterValidator, ConfigDict, Field
 
-from engine.config import EXAMPLE_CONFIG, BotConfig, Text
 from bots.models import Bot, BrokerAccount
-
-# Larger ids cannot exist (BigAutoField); bounding them keeps the database from ever seeing an overflow.
-Id = Annotated[int, Field(ge=1, le=2**63 - 1)]
+from engine.config import EXAMPLE_CONFIG, BotConfig
+from tradebot.api_types import Id, Text
 
 
 class BotIn(BotConfig):

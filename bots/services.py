@@ -10,9 +10,9 @@ from django_celery_beat.models import IntervalSchedule, PeriodicTask
 from pydantic import ValidationError
 
 from bots.checks import forget_broker_keys_health
-from engine.config import BotConfig, config_errors
 from bots.models import Bot, BrokerAccount
-from tradebot.brokers.endpoints import EndpointRefused, check_endpoint
+from brokers.endpoints import EndpointRefused, check_endpoint
+from engine.config import BotConfig, config_errors
 from tradebot.errors import Conflict, Invalid
 from tradebot.events import publish
 from trades.models import Trade

@@ -21,11 +21,6 @@ def settle_pending_orders() -> None:
     maintenance.pending_orders_settle()
 
 
-@shared_task(name="bots.market_status", ignore_result=True)
-def market_status() -> None:
-    maintenance.market_status_publish()
-
-
 @shared_task(name="bots.daily_reset", ignore_result=True)
 def daily_reset() -> None:
     maintenance.bots_daily_reset()

@@ -16,20 +16,21 @@ from django.utils import timezone
 from pydantic import ValidationError
 
 from bots import services
-from engine.config import BotConfig, config_errors
-from bots.connections import bar_age_clock, broker_for, latest_signal, market_for, market_status_for, recent_bars
-from engine.indicators import REGISTRY
-from engine.risk import Account, Holding, daily_halt, to_price
-from engine.market_time import EXCHANGE_TZ, trading_day_start
-from engine.strategy import BarView, Decision, decide, in_window
+from bots.connections import bar_age_clock, broker_for, market_for, market_status_for
 from bots.models import Bot, BrokerAccount, TickLog
 from bots.orders import order_send, orders_repair
+from brokers.base import BrokerError
+from engine.config import BotConfig, config_errors
+from engine.indicators import REGISTRY
+from engine.market_time import EXCHANGE_TZ, trading_day_start
+from engine.risk import Account, Holding, daily_halt, to_price
+from engine.strategy import BarView, Decision, decide, in_window
+from market.cache import latest_signal, recent_bars
+from market.freshness import stale_reason
 from positions.models import Position
 from positions.services import commission_share
-from tradebot.brokers.base import BrokerError
 from tradebot.errors import BrokerAccountUnusable, Conflict
 from tradebot.events import publish
-from tradebot.market.freshness import stale_reason
 from trades.models import Trade
 from trades.services import client_order_id
 

@@ -5,15 +5,18 @@ from django.contrib.auth.decorators import login_required
 from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
 from django.utils.text import slugify
 from django.views.decorators.http import require_POST
 
 from bots import selectors, services
+from bots.connections import market_for
 from bots.forms import BotForm
-from bots.maintenance import market_status_now
 from bots.models import Bot
+from brokers.base import BrokerError
+from market.selectors import market_snapshot
+from market.status import market_status_now
 from positions.models import Position
-from tradebot.brokers.base import BrokerError
 from tradebot.errors import Conflict, Invalid
 from trades.models import Trade
 
@@ -89,8 +92,13 @@ def bot_chart(request: HttpRequest, pk: int) -> HttpResponse:
     charts = []
     for symbol in bot.symbols:
         try:
-            snapshot = selectors.market_snapshot(
-                account=bot.broker_account, symbol=symbol, timeframe=bot.timeframe, limit=CHART_BARS, indicators={}
+            snapshot = market_snapshot(
+                market=market_for(bot.broker_account),
+                symbol=symbol,
+                timeframe=bot.timeframe,
+                limit=CHART_BARS,
+                indicators={},
+                now=timezone.now(),
             )
         except (BrokerError, Conflict) as exc:
             return render(request, "bots/bot_detail.html#charts", {"bot": bot, "charts": [], "problem": str(exc)})

@@ -40,19 +40,19 @@ from bisect import bisect_left, bisect_right
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from functools import lru_cache
 from decimal import Decimal
+from functools import lru_cache
 from typing import Literal
 
 import numpy as np
 import pandas as pd
 
-from engine.config import BotConfig
 from engine import stats
+from engine.config import BotConfig
+from engine.market_time import DAILY, EXCHANGE_TZ, TIMEFRAMES
 from engine.risk import PRICE_STEP, Account, Holding, RiskRules, daily_halt, protective_prices, to_price
 from engine.signals import Evaluation, evaluate, signal_at
 from engine.strategy import BarView, Decision, decide
-from engine.market_time import DAILY, EXCHANGE_TZ, TIMEFRAMES
 
 Progress = Callable[[float], None]
 

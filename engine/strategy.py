@@ -9,7 +9,6 @@ from engine.market_time import EXCHANGE_TZ
 from engine.risk import Account, Holding, RiskRules, entry_refusal, exit_trigger, position_size, to_price
 from engine.signals import Signal
 
-
 Action = Literal["buy", "sell", "hold", "skip"]
 
 

@@ -5,8 +5,8 @@ from typing import Annotated, Literal
 
 from ninja import Field, ModelSchema, Schema
 
-from bots.schemas import Id, Text
 from positions.models import Position
+from tradebot.api_types import Id, Text
 from trades.schemas import TradeOut
 
 ORDERINGS = (

@@ -6,8 +6,8 @@ import factory
 from django.contrib.auth import get_user_model
 from django.utils import timezone
 
-from engine.config import EXAMPLE_CONFIG, BotConfig
 from bots.models import Bot, BrokerAccount
+from engine.config import EXAMPLE_CONFIG, BotConfig
 from positions.models import Position
 from trades.models import Trade
 

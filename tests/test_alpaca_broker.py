@@ -9,8 +9,9 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from bots.models import BrokerAccount
-from tradebot.brokers.alpaca import AlpacaBroker, MarketClock, RetryPolicy
-from tradebot.brokers.base import (
+from brokers.alpaca import AlpacaBroker, MarketClock
+from brokers.alpaca_http import RetryPolicy
+from brokers.base import (
     AccountInfo,
     BrokerError,
     BrokerPosition,

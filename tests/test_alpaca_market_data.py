@@ -7,10 +7,10 @@ from decimal import Decimal
 import pandas as pd
 import pytest
 
-from tradebot.brokers.alpaca import RetryPolicy
-from tradebot.brokers.base import BrokerError
-from tradebot.market.alpaca_data import AlpacaMarketData
-from tradebot.market.base import BAR_COLUMNS
+from brokers.alpaca_http import RetryPolicy
+from brokers.base import BrokerError
+from market.alpaca_data import AlpacaMarketData
+from market.base import BAR_COLUMNS
 
 pytestmark = pytest.mark.django_db
 

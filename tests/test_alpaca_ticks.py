@@ -8,10 +8,10 @@ from django.test import override_settings
 from django_celery_beat.models import PeriodicTask
 
 from bots import services
-from bots.connections import clear_caches
 from bots.models import Bot
 from bots.tests.test_ticks import RSI_ONLY
 from bots.ticks import MAX_CONSECUTIVE_FAILURES, bot_tick
+from market.cache import clear_caches
 from positions.models import Position
 from tests.factories import BotFactory
 from trades.models import Trade

@@ -9,6 +9,7 @@ from django.core.management import call_command
 from django.test import override_settings
 from django.urls import reverse
 
+from accounts.testing import api_client
 from bots import services
 from bots.checks import broker_keys_readable
 from bots.models import Bot
@@ -16,7 +17,6 @@ from bots.ticks import MAX_CONSECUTIVE_FAILURES, bot_tick
 from tests.factories import BotFactory, UserFactory
 from tests.test_alpaca_ticks import AFTER_FALL, CONFIG, START, falling_bars
 from tradebot import health
-from tradebot.accounts.testing import api_client
 
 pytestmark = pytest.mark.django_db
 

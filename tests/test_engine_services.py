@@ -14,11 +14,11 @@ from bots import services
 from bots.orders import order_send
 from bots.tasks import tick
 from bots.ticks import bot_tick
+from brokers.alpaca import AlpacaBroker
 from positions.models import Position
 from tests.celery_worker import running_worker
 from tests.factories import BotFactory
 from tests.test_alpaca_ticks import CONFIG, falling_bars
-from tradebot.brokers.alpaca import AlpacaBroker
 from tradebot.celery import app
 from trades.models import Trade
 

@@ -10,18 +10,18 @@ from django.test import override_settings
 from django.urls import reverse
 from django.utils import timezone
 
+from accounts.testing import api_client
 from bots import services
-from engine.config import BotConfig
-from bots.connections import clear_caches
-from engine.indicators import REGISTRY
 from bots.models import TickLog
 from bots.ticks import MIN_LOOKBACK, bot_tick
+from engine.config import BotConfig
+from engine.indicators import REGISTRY
+from market.cache import clear_caches
+from market.models import Bar
 from tests.alpaca_stub import AlpacaStub
 from tests.factories import BotFactory, BrokerAccountFactory
 from tests.test_alpaca_ticks import AFTER_FALL, CONFIG, START, falling_bars
 from tradebot import health
-from tradebot.accounts.testing import api_client
-from tradebot.market.models import Bar
 from trades.models import Trade
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fast_retries")]

@@ -19,14 +19,14 @@ from ninja import NinjaAPI
 from ninja.errors import HttpError
 from ninja.errors import ValidationError as RequestInvalid
 
+from accounts.auth import API_AUTH, authenticated_user
+from accounts.throttle import UserRateThrottle
 from bots.api import router as bots_router
+from brokers.base import BrokerError
 from engine.config import config_errors
+from market.api import router as market_router
 from positions.api import router as positions_router
-from tradebot.accounts.auth import API_AUTH, authenticated_user
-from tradebot.accounts.throttle import UserRateThrottle
-from tradebot.brokers.base import BrokerError
 from tradebot.errors import Conflict, Invalid
-from tradebot.market_api import router as market_router
 from trades.api import router as trades_router
 
 logger = logging.getLogger(__name__)

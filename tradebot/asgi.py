@@ -14,7 +14,6 @@ from django.conf import settings  # noqa: E402
 from tradebot.routing import websocket_urlpatterns  # noqa: E402
 
 
-
 class BrowserOriginValidator(OriginValidator):
     """Refuses cross-site sockets from browsers (which always send Origin) while letting API clients,
     which send none and authenticate with a token, connect."""

@@ -1,7 +1,7 @@
 from django.urls import path
 
+from accounts.ws import TokenAuthMiddleware
 from bots.consumers import DashboardConsumer
-from tradebot.accounts.ws import TokenAuthMiddleware
 from tradebot.consumers import EventsConsumer
 
 websocket_urlpatterns = [

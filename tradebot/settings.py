@@ -38,8 +38,8 @@ INSTALLED_APPS = [
     "channels",
     "django_celery_beat",
     "django_htmx",
-    "tradebot.market",
-    "tradebot.accounts",
+    "market",
+    "accounts",
     "bots",
     "trades",
     "positions",
@@ -114,7 +114,7 @@ CELERY_IMPORTS = ["tradebot.tasks"]
 CELERY_BEAT_SCHEDULE = {
     "beat_heartbeat": {"task": "tradebot.tasks.beat_heartbeat", "schedule": 30.0, "options": {"expire_seconds": 30}},
     "mark_to_market": {"task": "bots.mark_to_market", "schedule": 60.0, "options": {"expire_seconds": 60}},
-    "market_status": {"task": "bots.market_status", "schedule": 60.0, "options": {"expire_seconds": 60}},
+    "market_status": {"task": "market.market_status", "schedule": 60.0, "options": {"expire_seconds": 60}},
     "settle_pending_orders": {"task": "bots.settle_pending_orders", "schedule": 60.0, "options": {"expire_seconds": 60}},
     # Every minute, acting only once a new session has opened: idempotent, and never misses an open.
     "daily_reset": {"task": "bots.daily_reset", "schedule": 60.0, "options": {"expire_seconds": 60}},

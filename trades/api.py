@@ -7,10 +7,10 @@ from django.utils import timezone
 from ninja import Query, Router
 from ninja.pagination import paginate
 
-from bots.schemas import Id
+from tradebot.api_types import Id, Pagination
 from trades import selectors
 from trades.models import Trade
-from trades.schemas import Pagination, TradeFilters, TradeOut, TradeQuery, TradeStatsOut
+from trades.schemas import TradeFilters, TradeOut, TradeQuery, TradeStatsOut
 
 router = Router(tags=["trades"])
 

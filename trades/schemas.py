@@ -6,10 +6,9 @@ from decimal import Decimal
 from typing import Annotated, Any, Literal
 
 from ninja import Field, ModelSchema, Schema
-from ninja.pagination import LimitOffsetPagination
 from pydantic import PlainValidator, WithJsonSchema
 
-from bots.schemas import Id, Text
+from tradebot.api_types import Id, Text
 from trades.models import Trade
 from trades.selectors import ORDERINGS
 
@@ -86,14 +85,3 @@ class TradeStatsOut(Schema):
     largest_loss: Decimal | None
     max_drawdown: Decimal = Field(description="Deepest fall of cumulative realized P&L from its peak, in dollars")
     sharpe_ratio: float | None = Field(description="Daily realized P&L: mean / sample std × √252; null under 2 days")
-
-
-class Page(Schema):
-    limit: int = Field(50, ge=1, le=500)
-    offset: int = Field(0, ge=0, le=10**9)
-
-
-class Pagination(LimitOffsetPagination):
-    """limit / offset with the total count; bounded, so no page is huge and no offset overflows the database."""
-
-    Input = Page

@@ -6,13 +6,13 @@ from decimal import Decimal
 
 from django.db import IntegrityError, transaction
 
-from engine.risk import protective_prices
 from bots.models import Bot
+from brokers.base import OrderResult
+from engine.risk import protective_prices
 from positions.models import Position
 from positions.services import position_open_filled, position_sell_filled
-from tradebot.brokers.base import OrderResult
-from tradebot.events import publish
 from tradebot.errors import Conflict
+from tradebot.events import publish
 from trades.models import Trade
 
 

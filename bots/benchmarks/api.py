@@ -20,9 +20,9 @@ from django.test import Client, override_settings
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from accounts.services import api_token_create
 from bots import services
 from bots.benchmarks.ticks import CONFIG, percentile, throwaway_database
-from tradebot.accounts.services import api_token_create
 from trades.models import Trade
 
 ENDPOINTS = ("/api/bots", "/api/trades?limit=50", "/api/trades/stats")

@@ -15,9 +15,9 @@ from decimal import Decimal
 
 import pandas as pd
 
-from engine.config import BotConfig
 from engine.backtest import INDICATOR_SHARE, BacktestResult, run_backtest
-from tradebot.market.simulated import SimulatedMarket
+from engine.config import BotConfig
+from market.simulated import SimulatedMarket
 
 SYMBOL = "BENCH"
 END = datetime(2024, 7, 1, tzinfo=UTC)

@@ -29,8 +29,8 @@ from decimal import Decimal
 
 import pandas as pd
 
-from engine.config import BotConfig
 from engine.backtest import run_backtest
+from engine.config import BotConfig
 from engine.market_time import day_start, exchange_date
 
 CAPITAL = 10_000

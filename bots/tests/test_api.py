@@ -2,9 +2,9 @@
 
 import pytest
 
+from accounts.testing import api_client
 from bots.models import Bot, BrokerAccount
 from tests.factories import DESIGN_CONFIG, BotFactory, BrokerAccountFactory, PositionFactory, TradeFactory, UserFactory
-from tradebot.accounts.testing import api_client
 from trades.models import Trade
 
 pytestmark = pytest.mark.django_db

@@ -2,9 +2,9 @@
 
 import pytest
 
+from accounts.testing import api_client
 from bots.models import Backtest
 from tests.factories import DESIGN_CONFIG, BotFactory, UserFactory
-from tradebot.accounts.testing import api_client
 
 pytestmark = pytest.mark.django_db
 

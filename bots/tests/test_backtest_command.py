@@ -8,9 +8,9 @@ from io import StringIO
 import pytest
 from django.core.management import CommandError, call_command
 
-from tests.factories import DESIGN_CONFIG, BotFactory
 from engine.market_time import day_start
-from tradebot.market.models import Bar
+from market.models import Bar
+from tests.factories import DESIGN_CONFIG, BotFactory
 
 ZIGZAG = [10, 11, 10.5, 12, 11, 12.5, 11.5, 13, 12, 12.5, 11, 11.5, 10.5, 12]
 CONFIG = {

@@ -8,8 +8,8 @@ import pytest
 from django.urls import reverse
 
 from bots import backtests
-from engine.config import BotConfig
 from bots.models import Backtest
+from engine.config import BotConfig
 from tests.factories import DESIGN_CONFIG, BotFactory, UserFactory
 
 pytestmark = pytest.mark.django_db

@@ -12,12 +12,12 @@ from django.utils import timezone
 
 from bots import backtests
 from bots.backtest_data import backtest_market, market_bars
-from engine.config import BotConfig
+from bots.models import Backtest
+from brokers.base import BrokerError
 from engine import stats
 from engine.backtest import BacktestTrade, run_backtest
-from bots.models import Backtest
+from engine.config import BotConfig
 from tests.factories import DESIGN_CONFIG, BotFactory, UserFactory
-from tradebot.brokers.base import BrokerError
 from tradebot.errors import Invalid
 
 pytestmark = pytest.mark.django_db

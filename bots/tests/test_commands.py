@@ -4,9 +4,9 @@ from io import StringIO
 import pytest
 from django.core.management import CommandError, call_command
 
-from engine.market_time import EXCHANGE_TZ
 from bots.models import Bot
 from bots.tests.test_ticks import RSI_ONLY, add_bars, falling_closes, fresh_caches  # noqa: F401
+from engine.market_time import EXCHANGE_TZ
 from tests.factories import BotFactory, UserFactory
 
 pytestmark = pytest.mark.django_db

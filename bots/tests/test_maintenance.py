@@ -2,17 +2,16 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
-from channels.layers import get_channel_layer
 from asgiref.sync import async_to_sync
-from django.core.cache import cache
+from channels.layers import get_channel_layer
 from django.test import override_settings
 from django.utils import timezone
 
 from bots import maintenance, services
 from bots.models import Bot, TickLog
+from market.models import Bar
 from tests.factories import BotFactory, PositionFactory
-from tradebot.events import BROADCAST_GROUP, user_group
-from tradebot.market.models import Bar
+from tradebot.events import user_group
 
 pytestmark = pytest.mark.django_db
 
@@ -40,21 +39,6 @@ def test_mark_to_market_prices_open_positions_and_tells_their_owner(django_captu
     assert position.unrealized_pnl == Decimal("54")  # (105.50 - 100) x 10 - 1 commission paid
     events = {next_message()["event"], next_message()["event"]}
     assert events == {"price_update", "position_updated"}
-
-
-def test_a_market_opening_is_published_once(django_capture_on_commit_callbacks):
-    cache.delete(maintenance.MARKET_STATUS_KEY)
-    next_message = receive(BROADCAST_GROUP)
-    with override_settings(TRADEBOT_SIM_ALWAYS_OPEN=False):
-        cache.set(maintenance.MARKET_STATUS_KEY, not maintenance.market_status_now().is_open)
-        with django_capture_on_commit_callbacks(execute=True):
-            status = maintenance.market_status_publish()
-        message = next_message()
-        assert message["event"] == "market_status_changed"
-        assert message["data"]["is_open"] == status.is_open
-        with django_capture_on_commit_callbacks(execute=True) as callbacks:
-            maintenance.market_status_publish()
-        assert callbacks == []
 
 
 def test_the_daily_reset_resumes_only_bots_a_daily_rule_paused_before_the_session_opened():

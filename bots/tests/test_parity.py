@@ -7,9 +7,10 @@ from decimal import Decimal
 import pytest
 
 from bots import services
-from bots.connections import clear_caches, simulated_market
-from engine.backtest import run_backtest
+from bots.connections import simulated_market
 from bots.ticks import MIN_LOOKBACK, bot_tick
+from engine.backtest import run_backtest
+from market.cache import clear_caches
 from tests.factories import BotFactory
 from trades.models import Trade
 

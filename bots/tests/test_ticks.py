@@ -8,14 +8,14 @@ import pytest
 from django.test import override_settings
 
 from bots import services, ticks
-from bots.connections import clear_caches
 from bots.maintenance import bots_daily_reset
 from bots.models import Bot, TickLog
 from bots.ticks import CLAIM_LEASE, bot_tick
+from market.cache import clear_caches
+from market.models import Bar
 from positions.models import Position
 from positions.services import position_close
 from tests.factories import BotFactory
-from tradebot.market.models import Bar
 from trades.models import Trade
 
 pytestmark = pytest.mark.django_db

@@ -4,8 +4,8 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from bots.connections import clear_caches
 from bots.models import Bot
+from market.cache import clear_caches
 from tests.factories import (
     DESIGN_CONFIG,
     BotFactory,

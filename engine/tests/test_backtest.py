@@ -8,9 +8,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from engine.config import BotConfig
 from engine import backtest, signals, stats, strategy
 from engine.backtest import run_backtest
+from engine.config import BotConfig
 from engine.risk import Account, Holding
 
 DAY_1 = "2024-01-02 14:30"  # 09:30 in New York (EST)

@@ -4,7 +4,16 @@ from decimal import Decimal as D
 
 import pytest
 
-from engine.risk import Account, Holding, RiskRules, daily_halt, entry_refusal, exit_trigger, position_size, protective_prices
+from engine.risk import (
+    Account,
+    Holding,
+    RiskRules,
+    daily_halt,
+    entry_refusal,
+    exit_trigger,
+    position_size,
+    protective_prices,
+)
 
 CAPITAL = D(10000)
 

@@ -4,7 +4,7 @@ import pytest
 from django.contrib.auth.models import Permission
 from django.urls import reverse
 
-from bots.connections import clear_caches
+from market.cache import clear_caches
 from positions.models import Position
 from tests.factories import BotFactory, PositionFactory, UserFactory
 

@@ -4,9 +4,9 @@ from decimal import Decimal
 
 import pytest
 
+from accounts.testing import api_client
 from positions.models import Position
 from tests.factories import BotFactory, PositionFactory, TradeFactory, UserFactory
-from tradebot.accounts.testing import api_client
 from trades.models import Trade
 
 pytestmark = pytest.mark.django_db

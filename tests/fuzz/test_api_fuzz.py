@@ -13,8 +13,8 @@ from django.core.wsgi import get_wsgi_application
 from django.db import close_old_connections
 from hypothesis import HealthCheck, settings
 
+from accounts.services import api_token_create
 from tests.factories import BotFactory, PositionFactory, TradeFactory, UserFactory
-from tradebot.accounts.services import api_token_create
 
 schemathesis = pytest.importorskip("schemathesis", reason="pip install schemathesis to fuzz the API")
 from schemathesis import checks  # noqa: E402

@@ -8,10 +8,10 @@ import pytest
 from django.test import Client, override_settings
 from django.utils import timezone
 
+from accounts.services import api_token_create, api_token_revoke
+from accounts.testing import api_client
 from bots.models import Bot
 from tests.factories import DESIGN_CONFIG, BotFactory, PositionFactory, TradeFactory, UserFactory
-from tradebot.accounts.services import api_token_create, api_token_revoke
-from tradebot.accounts.testing import api_client
 from tradebot.api import api
 
 pytestmark = pytest.mark.django_db
@@ -192,7 +192,7 @@ def test_summary_counts_the_callers_numbers():
 
 @override_settings(TRADEBOT_API_RATE="1/minute")
 def test_a_cache_that_is_down_does_not_take_the_api_down(monkeypatch):
-    from tradebot.accounts import throttle
+    from accounts import throttle
 
     def down(*args, **kwargs):
         raise ConnectionError("redis is down")

@@ -18,15 +18,15 @@ from django.conf import settings
 from django.db import connection
 from django.test import Client
 
+from accounts.services import api_token_create
 from bots import services
-from bots.connections import clear_caches
 from bots.ticks import bot_tick
+from market.cache import clear_caches
+from market.models import Bar
 from tests.factories import BotFactory, UserFactory
-from tradebot.accounts.services import api_token_create
 from tradebot.asgi import application
 from tradebot.consumers import UNAUTHENTICATED
 from tradebot.events import publish
-from tradebot.market.models import Bar
 
 # The consumer reads the database from its own thread: the data must be committed to be seen.
 pytestmark = pytest.mark.django_db(transaction=True)

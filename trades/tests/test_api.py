@@ -9,8 +9,8 @@ from decimal import Decimal
 import pytest
 from asgiref.sync import async_to_sync
 
+from accounts.testing import api_client
 from tests.factories import BotFactory, TradeFactory, UserFactory
-from tradebot.accounts.testing import api_client
 from trades.models import Trade
 
 pytestmark = pytest.mark.django_db

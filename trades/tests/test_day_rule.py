@@ -7,8 +7,8 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
+from accounts.testing import api_client
 from tests.factories import BotFactory, TradeFactory
-from tradebot.accounts.testing import api_client
 from trades.tests.test_api import export
 
 pytestmark = pytest.mark.django_db

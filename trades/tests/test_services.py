@@ -3,9 +3,9 @@ from decimal import Decimal
 
 import pytest
 
+from brokers.base import OrderResult
 from positions.models import Position
 from tests.factories import PositionFactory, TradeFactory
-from tradebot.brokers.base import OrderResult
 from tradebot.errors import Conflict
 from trades.models import Trade
 from trades.services import trade_apply_result, trade_record_pending

@@ -15,10 +15,10 @@ from django.core.management.base import BaseCommand, CommandError
 from pydantic import ValidationError
 
 from bots.backtest_data import BarsUnavailable, backtest_market, bar_sources, csv_bars, market_bars, simulated_cost
+from bots.models import Bot
+from engine.backtest import BacktestResult, run_backtest
 from engine.config import BotConfig, config_errors
 from engine.market_time import TIMEFRAMES
-from engine.backtest import BacktestResult, run_backtest
-from bots.models import Bot
 
 TRADE_FIELDS = ("symbol", "side", "quantity", "price", "timestamp", "profit_loss")
 PROGRESS_WIDTH = 30

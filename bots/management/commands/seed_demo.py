@@ -4,8 +4,8 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
 from bots import services
-from engine.config import EXAMPLE_CONFIG
 from bots.models import Bot
+from engine.config import EXAMPLE_CONFIG
 
 DEMO_BOTS = [
     # The design's example, trading around the clock on the simulated market.

@@ -1,0 +1,33 @@
+from django.contrib import admin, messages
+
+from accounts.models import ApiToken
+from accounts.services import api_token_issue, api_token_revoke
+
+
+@admin.register(ApiToken)
+class ApiTokenAdmin(admin.ModelAdmin):
+    list_display = ["name", "user", "prefix", "created_at", "last_used_at", "revoked_at"]
+    list_filter = [("revoked_at", admin.EmptyFieldListFilter)]
+    search_fields = ["name", "prefix", "user__username"]
+    readonly_fields = ["prefix", "created_at", "last_used_at", "revoked_at"]
+    actions = ["revoke"]
+
+    def get_fields(self, request, obj=None):
+        return ["user", "name"] if obj is None else ["user", "name", *self.readonly_fields]
+
+    def get_readonly_fields(self, request, obj=None):
+        # A token is issued, used and revoked; it is never re-pointed at another user.
+        return [] if obj is None else ["user", *self.readonly_fields]
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            obj.save(update_fields=["name"])
+            return
+        secret = api_token_issue(token=obj)
+        messages.warning(request, f"The token for {obj.name!r} is {secret} — copy it now: it is not shown again.")
+
+    @admin.action(description="Revoke the selected tokens")
+    def revoke(self, request, queryset):
+        for token in queryset.active():
+            api_token_revoke(token=token)
+        self.message_user(request, "Revoked.", messages.SUCCESS)

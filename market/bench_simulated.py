@@ -1,0 +1,44 @@
+"""How fast the simulated market makes bars. Run: python -m market.bench_simulated
+
+`benchmark()` returns the numbers (and prints them through `report`) for a later `manage.py benchmark`.
+"""
+
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from engine.market_time import TIMEFRAMES
+from market.simulated import SimulatedMarket
+
+END = datetime(2024, 7, 3, 15, 0, tzinfo=UTC)
+
+
+def _seconds(work: Callable[[], object], repeat: int = 1) -> float:
+    started = time.perf_counter()
+    for _ in range(repeat):
+        work()
+    return (time.perf_counter() - started) / repeat
+
+
+def benchmark(report: Callable[[str], None] = print, bulk_bars: int = 1_000_000) -> dict[str, float]:
+    market = SimulatedMarket(seed=20240703)
+    market.bars("WARMUP", "1Min", end=END, limit=1)  # time-zone tables and first-call costs
+    results = {}
+    bulk = _seconds(lambda: market.bars("BULK", "1Min", end=END, limit=bulk_bars))
+    results["bulk_1min_bars_per_second"] = bulk_bars / bulk
+    report(f"{bulk_bars:,} one-minute bars in {bulk:.2f} s: {bulk_bars / bulk:,.0f} bars/s")
+    for number, timeframe in enumerate(TIMEFRAMES):
+        symbol = f"COLD{number}"  # a symbol never asked for: nothing memoised yet
+        cold = _seconds(lambda: market.bars(symbol, timeframe, end=END, limit=200))
+        warm = _seconds(lambda: market.bars(symbol, timeframe, end=END, limit=200), repeat=50)
+        results[f"recent_200_{timeframe}_cold_ms"] = cold * 1000
+        results[f"recent_200_{timeframe}_warm_ms"] = warm * 1000
+        report(f"200 recent {timeframe} bars: {cold * 1000:.2f} ms cold, {warm * 1000:.3f} ms memoised")
+    price = _seconds(lambda: market.latest_price("PRICE", at=END), repeat=50)
+    results["latest_price_ms"] = price * 1000
+    report(f"latest_price: {price * 1000:.3f} ms")
+    return results
+
+
+if __name__ == "__main__":
+    benchmark()
