@@ -4,10 +4,15 @@ order takes, from a tick or from a person closing a position."""
 import logging
 from datetime import datetime, timedelta
 
+from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 
+from bots.connections import broker_for, market_for
 from bots.models import Bot
 from brokers.base import Broker, OrderRejected, OrderRequest, OrderResult
+from positions.models import Position
+from tradebot.errors import Conflict
 from trades.models import Trade
 from trades.services import trade_apply_result, trade_record_pending
 
@@ -32,21 +37,46 @@ def order_send(
 ) -> Trade | None:
     """Place one order exactly once. None when this client order id was already recorded (the order
     belongs to an earlier or concurrent attempt). BrokerError propagates with the trade left pending
-    for the next tick to repair."""
-    trade = trade_record_pending(
-        bot=bot,
-        symbol=symbol,
-        side=side,
-        quantity=quantity,
-        client_order_id=client_order_id,
-        timestamp=timezone.now(),
-        bar_time=bar_time,
-        reason=reason,
-        snapshot=snapshot,
-    )
-    if trade is None:
+    for the next tick to repair.
+
+    Conflict when the order does not fit the bot's book: another order for the symbol still pending, a
+    buy while holding, a sell of more shares than the open position holds (a manual close racing a
+    tick's stop-loss, or a tick that outlived its lease). The bot's row lock makes this check and the
+    write-ahead record one step for every writer of the bot's orders."""
+    try:
+        with transaction.atomic():
+            Bot.objects.select_for_update().filter(pk=bot.pk).values_list("pk", flat=True).first()
+            if Trade.objects.filter(client_order_id=client_order_id).exists():
+                return None
+            if refusal := _order_refusal(bot=bot, symbol=symbol, side=side, quantity=quantity):
+                raise Conflict(refusal)
+            trade = trade_record_pending(
+                bot=bot,
+                symbol=symbol,
+                side=side,
+                quantity=quantity,
+                client_order_id=client_order_id,
+                timestamp=timezone.now(),
+                bar_time=bar_time,
+                reason=reason,
+                snapshot=snapshot,
+            )
+    except IntegrityError:
         return None
     return trade_apply_result(trade=trade, result=_submit(broker, trade))
+
+
+def _order_refusal(*, bot: Bot, symbol: str, side: str, quantity: int) -> str | None:
+    if bot.trades.pending().filter(symbol=symbol).exists():
+        return f"an order for {symbol} is still pending"
+    position = Position.objects.filter(bot=bot, symbol=symbol, is_open=True).first()
+    if side == Trade.Type.BUY:
+        return f"the bot already holds {symbol}" if position is not None else None
+    if position is None:
+        return f"the bot holds no {symbol} to sell"
+    if quantity > position.quantity:
+        return f"cannot sell {quantity} {symbol}: the bot holds {position.quantity}"
+    return None
 
 
 def orders_repair(*, bot: Bot, broker: Broker, now: datetime) -> list[Trade]:
@@ -98,3 +128,35 @@ def _not_sent(trade: Trade, message: str, *, status: str = "cancelled") -> Order
         status=status,
         message=message,
     )
+
+
+def position_close(*, position: Position, reason: str = "closed by hand") -> Trade:
+    """Sell the whole position now through its bot's broker: closing by hand is an order like any
+    other. The fill closes the position and records the P&L."""
+    if not position.is_open:
+        raise Conflict("the position is already closed")
+    bot = position.bot
+    if bot is None:
+        raise Conflict("the position's bot no longer exists: close it at the broker")
+    # One manual close per position and attempt: a double click or a retried request cannot sell twice,
+    # and a close the broker refused or cancelled can be tried again under a new id.
+    base = f"tb-{bot.pk}-{position.symbol}-sell-close-{position.pk}"
+    ended = Trade.objects.filter(
+        Q(client_order_id=base) | Q(client_order_id__startswith=f"{base}-"),
+        status__in=[Trade.Status.FAILED, Trade.Status.CANCELLED],
+    ).count()
+    market = market_for(bot.broker_account)
+    trade = order_send(
+        bot=bot,
+        broker=broker_for(bot.broker_account, market),
+        symbol=position.symbol,
+        side="sell",
+        quantity=position.quantity,
+        client_order_id=base if not ended else f"{base}-{ended + 1}",
+        bar_time=None,
+        reason=reason,
+        snapshot={"close": float(position.current_price)},
+    )
+    if trade is None:
+        raise Conflict("a close order for this position was already sent")
+    return trade

@@ -1,8 +1,8 @@
 from django.contrib import admin, messages
 
 from bots.admin import OwnedAdmin
+from bots.orders import position_close
 from positions.models import Position
-from positions.services import position_close
 from tradebot.errors import Conflict
 
 

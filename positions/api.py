@@ -4,9 +4,9 @@ from django.shortcuts import get_object_or_404
 from ninja import Query, Router
 from ninja.pagination import paginate
 
+from bots.orders import position_close
 from positions.models import Position
 from positions.schemas import PositionCloseOut, PositionOut, PositionQuery
-from positions.services import position_close
 from tradebot.api_types import Id, Pagination
 
 router = Router(tags=["positions"])

@@ -1,17 +1,13 @@
 """Positions: opened and closed by fills, marked to market between ticks."""
 
 from decimal import Decimal
-from typing import TYPE_CHECKING
 
 from django.db import transaction
-from django.db.models import F, Q, Value
+from django.db.models import F, Value
 from django.utils import timezone
 
 from positions.models import Position
 from tradebot.events import publish
-
-if TYPE_CHECKING:
-    from trades.models import Trade
 
 
 def position_open_filled(*, trade, stop_loss_price: Decimal | None, take_profit_price: Decimal | None) -> Position:
@@ -93,41 +89,3 @@ def position_payload(position: Position) -> dict:
         "opened_at": position.opened_at,
         "closed_at": position.closed_at,
     }
-
-
-def position_close(*, position: Position, reason: str = "closed by hand") -> "Trade":
-    """Sell the whole position now through its bot's broker; the fill closes it and records the P&L."""
-    # Imported here: the order path records fills through trades.services, which imports this module.
-    from bots.connections import broker_for, market_for
-    from bots.orders import order_send
-    from tradebot.errors import Conflict
-
-    if not position.is_open:
-        raise Conflict("the position is already closed")
-    bot = position.bot
-    if bot is None:
-        raise Conflict("the position's bot no longer exists: close it at the broker")
-    from trades.models import Trade
-
-    # One manual close per position and attempt: a double click or a retried request cannot sell twice,
-    # and a close the broker refused or cancelled can be tried again under a new id.
-    base = f"tb-{bot.pk}-{position.symbol}-sell-close-{position.pk}"
-    ended = Trade.objects.filter(
-        Q(client_order_id=base) | Q(client_order_id__startswith=f"{base}-"),
-        status__in=[Trade.Status.FAILED, Trade.Status.CANCELLED],
-    ).count()
-    market = market_for(bot.broker_account)
-    trade = order_send(
-        bot=bot,
-        broker=broker_for(bot.broker_account, market),
-        symbol=position.symbol,
-        side="sell",
-        quantity=position.quantity,
-        client_order_id=base if not ended else f"{base}-{ended + 1}",
-        bar_time=None,
-        reason=reason,
-        snapshot={"close": float(position.current_price)},
-    )
-    if trade is None:
-        raise Conflict("a close order for this position was already sent")
-    return trade

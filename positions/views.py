@@ -7,8 +7,8 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
+from bots.orders import position_close
 from positions.models import Position
-from positions.services import position_close
 from tradebot.errors import Conflict
 
 PAGE_SIZE = 50

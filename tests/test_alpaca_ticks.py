@@ -149,7 +149,7 @@ def test_a_buy_still_pending_at_alpaca_holds_its_cash_from_the_next_symbol(marke
 
 def test_a_close_filled_after_the_bot_was_stopped_is_recorded_by_the_settling_task(market, bot):
     from bots.maintenance import pending_orders_settle
-    from positions.services import position_close
+    from bots.orders import position_close
 
     bot_tick(bot_id=bot.pk, now=AFTER_FALL)
     position = Position.objects.get(bot=bot, is_open=True)

@@ -4,14 +4,12 @@ database) before it reaches the broker, so a crash at any point leaves a record 
 from datetime import datetime
 from decimal import Decimal
 
-from django.db import IntegrityError, transaction
+from django.db import transaction
 
-from bots.models import Bot
 from brokers.base import OrderResult
 from engine.risk import protective_prices
 from positions.models import Position
 from positions.services import position_open_filled, position_sell_filled
-from tradebot.errors import Conflict
 from tradebot.events import publish
 from trades.models import Trade
 
@@ -23,7 +21,7 @@ def client_order_id(*, bot_id: int, symbol: str, side: str, bar_time: datetime) 
 
 def trade_record_pending(
     *,
-    bot: Bot,
+    bot,
     symbol: str,
     side: str,
     quantity: int,
@@ -32,48 +30,23 @@ def trade_record_pending(
     bar_time: datetime | None,
     reason: str,
     snapshot: dict,
-) -> Trade | None:
-    """The pending trade for an order about to be sent, or None when this order id was already recorded.
-
-    Conflict when the order does not fit the bot's book: another order for the symbol still pending, a buy
-    while holding, a sell of more shares than the open position holds (a manual close racing a tick's
-    stop-loss, or a tick that outlived its lease). The bot's row lock makes this check and the insert
-    one step for every writer of the bot's orders."""
-    try:
-        with transaction.atomic():
-            Bot.objects.select_for_update().filter(pk=bot.pk).values_list("pk", flat=True).first()
-            if Trade.objects.filter(client_order_id=client_order_id).exists():
-                return None
-            if refusal := _order_refusal(bot=bot, symbol=symbol, side=side, quantity=quantity):
-                raise Conflict(refusal)
-            return Trade.objects.create(
-                owner_id=bot.owner_id,
-                bot=bot,
-                bot_name=bot.name,
-                symbol=symbol,
-                type=side,
-                quantity=quantity,
-                timestamp=timestamp,
-                bar_time=bar_time,
-                client_order_id=client_order_id,
-                reason=reason,
-                indicators_snapshot=snapshot,
-            )
-    except IntegrityError:
-        return None
-
-
-def _order_refusal(*, bot: Bot, symbol: str, side: str, quantity: int) -> str | None:
-    if bot.trades.pending().filter(symbol=symbol).exists():
-        return f"an order for {symbol} is still pending"
-    position = Position.objects.filter(bot=bot, symbol=symbol, is_open=True).first()
-    if side == Trade.Type.BUY:
-        return f"the bot already holds {symbol}" if position is not None else None
-    if position is None:
-        return f"the bot holds no {symbol} to sell"
-    if quantity > position.quantity:
-        return f"cannot sell {quantity} {symbol}: the bot holds {position.quantity}"
-    return None
+) -> Trade:
+    """Write the pending trade of an order about to be sent (the order path, bots.orders, decides
+    whether it may be sent and holds the bot's lock meanwhile). IntegrityError when the client order
+    id was already recorded."""
+    return Trade.objects.create(
+        owner_id=bot.owner_id,
+        bot=bot,
+        bot_name=bot.name,
+        symbol=symbol,
+        type=side,
+        quantity=quantity,
+        timestamp=timestamp,
+        bar_time=bar_time,
+        client_order_id=client_order_id,
+        reason=reason,
+        indicators_snapshot=snapshot,
+    )
 
 
 def trade_apply_result(*, trade: Trade, result: OrderResult) -> Trade:

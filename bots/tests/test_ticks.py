@@ -10,11 +10,11 @@ from django.test import override_settings
 from bots import services, ticks
 from bots.maintenance import bots_daily_reset
 from bots.models import Bot, TickLog
+from bots.orders import position_close
 from bots.ticks import CLAIM_LEASE, bot_tick
 from market.cache import clear_caches
 from market.models import Bar
 from positions.models import Position
-from positions.services import position_close
 from tests.factories import BotFactory
 from trades.models import Trade
 

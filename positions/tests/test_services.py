@@ -3,8 +3,9 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
+from bots.orders import position_close
 from positions.models import Position
-from positions.services import position_close, position_mark
+from positions.services import position_mark
 from tests.factories import PositionFactory, TradeFactory
 from tradebot.errors import Conflict
 from trades.models import Trade

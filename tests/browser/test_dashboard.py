@@ -9,9 +9,9 @@ from playwright.sync_api import expect
 
 from bots import services
 from bots.models import Bot
+from bots.orders import position_close
 from bots.ticks import bot_tick
 from positions.models import Position
-from positions.services import position_close
 from tests.factories import UserFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]

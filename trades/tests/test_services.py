@@ -6,9 +6,7 @@ import pytest
 from brokers.base import OrderResult
 from positions.models import Position
 from tests.factories import PositionFactory, TradeFactory
-from tradebot.errors import Conflict
-from trades.models import Trade
-from trades.services import trade_apply_result, trade_record_pending
+from trades.services import trade_apply_result
 
 pytestmark = pytest.mark.django_db
 
@@ -65,25 +63,3 @@ def test_applying_the_same_fill_twice_changes_nothing():
 
     assert again.profit_loss == Decimal("23")
     assert Position.objects.get(pk=position.pk).realized_pnl == Decimal("23")
-
-
-def record(position, *, side: str, quantity: int, client_order_id: str):
-    return trade_record_pending(
-        bot=position.bot, symbol=position.symbol, side=side, quantity=quantity, client_order_id=client_order_id,
-        timestamp=FILLED_AT, bar_time=None, reason="test", snapshot={"close": 82.0},
-    )
-
-
-def test_no_order_sells_more_shares_than_the_position_holds_or_buys_while_holding():
-    position = PositionFactory(quantity=12)
-
-    with pytest.raises(Conflict, match="holds 12"):
-        record(position, side="sell", quantity=13, client_order_id="tb-x-sell-1")
-    with pytest.raises(Conflict, match="already holds"):
-        record(position, side="buy", quantity=1, client_order_id="tb-x-buy-1")
-    position.is_open, position.closed_at = False, FILLED_AT
-    position.save()
-    with pytest.raises(Conflict, match="holds no"):
-        record(position, side="sell", quantity=12, client_order_id="tb-x-sell-2")
-
-    assert not Trade.objects.exists()
