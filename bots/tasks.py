@@ -2,7 +2,7 @@
 
 from celery import shared_task
 
-from bots import backtests, maintenance
+from bots import maintenance
 from bots.ticks import bot_tick
 
 
@@ -30,7 +30,3 @@ def daily_reset() -> None:
 def prune_tick_logs() -> None:
     maintenance.tick_logs_prune()
 
-
-@shared_task(name="bots.run_backtest", ignore_result=True)
-def run_backtest(backtest_id: int) -> None:
-    backtests.backtest_run(backtest_id=backtest_id)

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from bots import backtest_views, views
+from bots import views
 
 app_name = "bots"
 
@@ -14,8 +14,4 @@ urlpatterns = [
     path("bots/<int:pk>/start/", views.bot_action, {"action": "start"}, name="start"),
     path("bots/<int:pk>/pause/", views.bot_action, {"action": "pause"}, name="pause"),
     path("bots/<int:pk>/stop/", views.bot_action, {"action": "stop"}, name="stop"),
-    path("backtests/", backtest_views.backtest_list, name="backtest_list"),
-    path("backtests/new/", backtest_views.backtest_new, name="backtest_new"),
-    path("backtests/compare/", backtest_views.backtest_compare, name="backtest_compare"),
-    path("backtests/<int:pk>/", backtest_views.backtest_detail, name="backtest_detail"),
 ]

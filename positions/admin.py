@@ -1,8 +1,8 @@
 from django.contrib import admin, messages
 
-from bots.admin import OwnedAdmin
 from bots.orders import position_close
 from positions.models import Position
+from tradebot.admin_mixins import OwnedAdmin, ReadOnlyAdmin
 from tradebot.errors import Conflict
 
 
@@ -18,7 +18,7 @@ def close_positions(modeladmin, request, queryset):
 
 
 @admin.register(Position)
-class PositionAdmin(OwnedAdmin):
+class PositionAdmin(ReadOnlyAdmin, OwnedAdmin):
     """Positions change only by fills; the admin reads them and can close open ones through the service."""
 
     list_display = [
@@ -28,12 +28,3 @@ class PositionAdmin(OwnedAdmin):
     search_fields = ["symbol", "bot_name"]
     date_hierarchy = "opened_at"
     actions = [close_positions]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False

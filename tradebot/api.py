@@ -103,7 +103,7 @@ api = TradebotAPI(
 )
 for router in (bots_router, trades_router, positions_router, market_router):
     api.add_router("", router)
-api.add_router("", "bots.backtest_api.router")
+api.add_router("", "backtests.api.router")
 
 
 @api.exception_handler(Conflict)

@@ -43,6 +43,7 @@ INSTALLED_APPS = [
     "bots",
     "trades",
     "positions",
+    "backtests",
 ]
 
 MIDDLEWARE = [

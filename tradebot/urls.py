@@ -14,4 +14,5 @@ urlpatterns = [
     path("", include("bots.urls")),
     path("", include("trades.urls")),
     path("", include("positions.urls")),
+    path("", include("backtests.urls")),
 ]

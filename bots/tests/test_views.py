@@ -395,4 +395,4 @@ def test_bot_detail_links_to_a_backtest_of_that_bot(signed_in, user):
 
     html = signed_in.get(reverse("bots:detail", args=[bot.pk])).content.decode()
 
-    assert f'href="{reverse("bots:backtest_new")}?bot={bot.pk}"' in html
+    assert f'href="{reverse("backtests:new")}?bot={bot.pk}"' in html

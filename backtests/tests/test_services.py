@@ -10,9 +10,9 @@ import pytest
 from django.db import IntegrityError
 from django.utils import timezone
 
-from bots import backtests
-from bots.backtest_data import backtest_market, market_bars
-from bots.models import Backtest
+from backtests import services
+from backtests.data import backtest_market, market_bars
+from backtests.models import Backtest
 from brokers.base import BrokerError
 from engine import stats
 from engine.backtest import BacktestTrade, run_backtest
@@ -30,7 +30,7 @@ EARLY = date(1969, 12, 31)
 
 def create(owner, **changes) -> Backtest:
     arguments = {"config": CONFIG, "start": START, "end": END} | changes
-    return backtests.backtest_create(owner=owner, **arguments)
+    return services.backtest_create(owner=owner, **arguments)
 
 
 def fields(exc: Invalid) -> dict[str, str]:
@@ -43,7 +43,7 @@ def test_a_bots_backtest_takes_its_configuration_and_its_accounts_costs(django_c
     bot.broker_account.save()
 
     with django_capture_on_commit_callbacks() as queued:
-        backtest = backtests.backtest_create(owner=bot.owner, bot=bot, start=START, end=END)
+        backtest = services.backtest_create(owner=bot.owner, bot=bot, start=START, end=END)
 
     assert len(queued) == 1, "the job is queued once the backtest row is committed"
     assert backtest.status == "queued" and backtest.progress == 0
@@ -90,11 +90,11 @@ def test_a_range_too_large_to_run_is_refused_before_it_is_queued():
 def test_neither_bot_nor_configuration_and_a_strangers_bot_are_refused():
     owner = UserFactory()
     with pytest.raises(Invalid) as caught:
-        backtests.backtest_create(owner=owner, start=START, end=END)
+        services.backtest_create(owner=owner, start=START, end=END)
     assert fields(caught.value) == {"config": "give a bot or a configuration"}
 
     with pytest.raises(Invalid) as caught:
-        backtests.backtest_create(owner=owner, bot=BotFactory(), start=START, end=END)
+        services.backtest_create(owner=owner, bot=BotFactory(), start=START, end=END)
     assert fields(caught.value) == {"bot_id": "no such bot"}
 
 
@@ -106,13 +106,13 @@ def test_the_database_refuses_a_progress_outside_zero_to_one():
 
 def test_the_job_runs_end_to_end_on_the_simulated_market(django_capture_on_commit_callbacks, monkeypatch):
     seen_while_running = []
-    engine = backtests.run_backtest
+    engine = services.run_backtest
 
     def watched(*args, **kwargs):
         seen_while_running.append(Backtest.objects.get().status)
         return engine(*args, **kwargs)
 
-    monkeypatch.setattr(backtests, "run_backtest", watched)
+    monkeypatch.setattr(services, "run_backtest", watched)
     with django_capture_on_commit_callbacks(execute=True):
         backtest = create(UserFactory())
         assert backtest.status == "queued"
@@ -132,7 +132,7 @@ def test_the_job_runs_end_to_end_on_the_simulated_market(django_capture_on_commi
     assert backtest.stats["trades"] == direct.stats["trades"]
 
     curve = backtest.equity_curve
-    assert len(curve["time"]) == len(curve["equity"]) == len(curve["drawdown"]) <= backtests.CURVE_POINTS
+    assert len(curve["time"]) == len(curve["equity"]) == len(curve["drawdown"]) <= services.CURVE_POINTS
     assert 100 * min(curve["drawdown"]) == pytest.approx(backtest.stats["max_drawdown_pct"], abs=1e-3)
     assert set(backtest.prices) == {"AAPL", "MSFT"}
     buys = sum(price is not None for price in backtest.prices["AAPL"]["buy"])
@@ -140,9 +140,9 @@ def test_the_job_runs_end_to_end_on_the_simulated_market(django_capture_on_commi
 
 
 def test_stored_fills_are_capped_and_the_statistics_count_them_all(monkeypatch):
-    monkeypatch.setattr(backtests, "MAX_STORED_TRADES", 3)
+    monkeypatch.setattr(services, "MAX_STORED_TRADES", 3)
     backtest = create(UserFactory())
-    backtests.backtest_run(backtest_id=backtest.pk)
+    services.backtest_run(backtest_id=backtest.pk)
     backtest.refresh_from_db()
     assert len(backtest.trades) == 3 and backtest.trade_count > 3
     assert backtest.stats["trades"] > 1, "three stored fills hold at most one closed trade; the statistics count all"
@@ -152,10 +152,10 @@ def test_stored_fills_are_capped_and_the_statistics_count_them_all(monkeypatch):
 
 def test_a_job_runs_once():
     backtest = create(UserFactory(), timeframe="1Hour")
-    backtests.backtest_run(backtest_id=backtest.pk)
+    services.backtest_run(backtest_id=backtest.pk)
     backtest.refresh_from_db()
     finished = backtest.finished_at
-    backtests.backtest_run(backtest_id=backtest.pk)
+    services.backtest_run(backtest_id=backtest.pk)
     backtest.refresh_from_db()
     assert backtest.status == "done" and backtest.finished_at == finished
 
@@ -168,9 +168,9 @@ class FailingFeed:
 
 
 def test_a_failing_feed_fails_the_backtest_with_its_message(monkeypatch):
-    monkeypatch.setattr(backtests, "backtest_market", lambda account: FailingFeed())
+    monkeypatch.setattr(services, "backtest_market", lambda account: FailingFeed())
     backtest = create(UserFactory())
-    backtests.backtest_run(backtest_id=backtest.pk)
+    services.backtest_run(backtest_id=backtest.pk)
     backtest.refresh_from_db()
     assert (backtest.status, backtest.error) == ("failed", "the data feed is down")
     assert backtest.finished_at is not None and backtest.stats == {}
@@ -180,9 +180,9 @@ def test_an_unexpected_error_fails_the_backtest_and_is_logged(monkeypatch, caplo
     def broken(*args, **kwargs):
         raise ZeroDivisionError("division by zero")
 
-    monkeypatch.setattr(backtests, "run_backtest", broken)
+    monkeypatch.setattr(services, "run_backtest", broken)
     backtest = create(UserFactory())
-    backtests.backtest_run(backtest_id=backtest.pk)
+    services.backtest_run(backtest_id=backtest.pk)
     backtest.refresh_from_db()
     assert (backtest.status, backtest.error) == ("failed", "unexpected error: ZeroDivisionError: division by zero")
     assert f"backtest {backtest.pk} failed" in caplog.text
@@ -191,8 +191,8 @@ def test_an_unexpected_error_fails_the_backtest_and_is_logged(monkeypatch, caplo
 def test_progress_is_written_at_most_every_half_second(monkeypatch):
     backtest = create(UserFactory())
     clock = iter([100.0, 100.2, 100.6, 100.9, 101.2])
-    monkeypatch.setattr(backtests.time, "monotonic", lambda: next(clock))
-    write = backtests._progress_writer(backtest.pk)  # created at 100.0
+    monkeypatch.setattr(services.time, "monotonic", lambda: next(clock))
+    write = services._progress_writer(backtest.pk)  # created at 100.0
 
     written = []
     for fraction in (0.1, 0.2, 0.3, 0.4):  # at 100.2, 100.6, 100.9, 101.2
@@ -205,7 +205,7 @@ def test_downsampling_keeps_the_deepest_drawdown_and_the_peaks():
     rng = np.random.default_rng(7)
     equity = 10_000 * np.exp(np.cumsum(rng.normal(0, 0.002, 200_000)))
     drawdown = stats.drawdown(equity)
-    kept = backtests.extreme_indexes([equity, drawdown], 2000)
+    kept = services.extreme_indexes([equity, drawdown], 2000)
     assert len(kept) <= 2000 and kept[0] == 0 and kept[-1] == len(equity) - 1
     assert np.all(np.diff(kept) > 0)
     assert equity[kept].max() == equity.max() and equity[kept].min() == equity.min()
@@ -220,7 +220,7 @@ def test_price_points_mark_every_fill_on_its_bar():
         BacktestTrade("AAPL", side, 1, Decimal(price), Decimal(0), index[bar].to_pydatetime(), index[bar - 1], None, "", {})
         for side, price, bar in (("buy", "101.5", 1234), ("sell", "150.25", 5677))
     ]
-    points = backtests.price_points(bars, fills, "AAPL", 500)
+    points = services.price_points(bars, fills, "AAPL", 500)
     assert len(points["time"]) <= 502
     marked = {(side, points["time"][i], points[side][i]) for side in ("buy", "sell") for i in range(len(points["time"])) if points[side][i]}
     assert marked == {("buy", int(index[1234].timestamp()), 101.5), ("sell", int(index[5677].timestamp()), 150.25)}

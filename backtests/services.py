@@ -15,8 +15,10 @@ from django.db import transaction
 from django.utils import timezone
 from pydantic import ValidationError
 
-from bots.backtest_data import backtest_market, market_bars, simulated_cost
-from bots.models import Backtest, Bot
+from backtests import tasks
+from backtests.data import backtest_market, market_bars, simulated_cost
+from backtests.models import Backtest
+from bots.models import Bot
 from brokers.base import BrokerError
 from engine.backtest import BacktestResult, BacktestTrade, OpenPosition, run_backtest
 from engine.config import BotConfig, config_errors
@@ -89,9 +91,7 @@ def backtest_create(
         slippage=slippage.quantize(SLIPPAGE_STEP),
         commission=commission.quantize(COMMISSION_STEP),
     )
-    from bots.tasks import run_backtest as run_backtest_task  # bots.tasks imports this module
-
-    transaction.on_commit(lambda: run_backtest_task.delay(backtest.pk))
+    transaction.on_commit(lambda: tasks.run_backtest.delay(backtest.pk))
     return backtest
 
 

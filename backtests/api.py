@@ -13,8 +13,9 @@ from ninja.pagination import paginate
 from ninja.responses import Status
 from pydantic import ConfigDict, Field
 
-from bots import backtests
-from bots.models import Backtest, Bot
+from backtests import services
+from backtests.models import Backtest
+from bots.models import Bot
 from engine.config import EXAMPLE_CONFIG, BotConfig
 from engine.market_time import Timeframe
 from tradebot.api_types import Id, Pagination
@@ -123,7 +124,7 @@ class EquityCurveOut(Schema):
 
 class BacktestDetailOut(BacktestOut):
     config: dict[str, Any] = Field(description="The configuration as run")
-    trades: list[BacktestTradeOut] = Field(description=f"The fills: the first {backtests.MAX_STORED_TRADES:,} of trade_count")
+    trades: list[BacktestTradeOut] = Field(description=f"The fills: the first {services.MAX_STORED_TRADES:,} of trade_count")
     equity_curve: EquityCurveOut
     open_positions: list[OpenPositionOut] = Field(description="Still open at the end, valued at the last close")
 
@@ -142,7 +143,7 @@ def _bot(owner, bot_id: int | None) -> Bot | None:
 def backtest_create(request, payload: BacktestIn):
     owner = request.auth
     arguments = payload.dict(exclude={"bot_id", "config"})
-    backtest = backtests.backtest_create(owner=owner, bot=_bot(owner, payload.bot_id), config=payload.config, **arguments)
+    backtest = services.backtest_create(owner=owner, bot=_bot(owner, payload.bot_id), config=payload.config, **arguments)
     return Status(201, backtest)
 
 

@@ -3,7 +3,7 @@
 import pytest
 
 from accounts.testing import api_client
-from bots.models import Backtest
+from backtests.models import Backtest
 from tests.factories import DESIGN_CONFIG, BotFactory, UserFactory
 
 pytestmark = pytest.mark.django_db

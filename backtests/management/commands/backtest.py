@@ -14,7 +14,7 @@ import pandas as pd
 from django.core.management.base import BaseCommand, CommandError
 from pydantic import ValidationError
 
-from bots.backtest_data import BarsUnavailable, backtest_market, bar_sources, csv_bars, market_bars, simulated_cost
+from backtests.data import BarsUnavailable, backtest_market, bar_sources, csv_bars, market_bars, simulated_cost
 from bots.models import Bot
 from engine.backtest import BacktestResult, run_backtest
 from engine.config import BotConfig, config_errors

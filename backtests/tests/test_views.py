@@ -7,8 +7,8 @@ from decimal import Decimal
 import pytest
 from django.urls import reverse
 
-from bots import backtests
-from bots.models import Backtest
+from backtests import services
+from backtests.models import Backtest
 from engine.config import BotConfig
 from tests.factories import DESIGN_CONFIG, BotFactory, UserFactory
 
@@ -27,12 +27,12 @@ def signed_in(client, user):
 
 def queued(owner, **changes) -> Backtest:
     arguments = {"config": BotConfig.model_validate(CONFIG), "start": date(2024, 3, 4), "end": date(2024, 3, 5)}
-    return backtests.backtest_create(owner=owner, **(arguments | changes))
+    return services.backtest_create(owner=owner, **(arguments | changes))
 
 
 def finished(owner, **changes) -> Backtest:
     backtest = queued(owner, **changes)
-    backtests.backtest_run(backtest_id=backtest.pk)
+    services.backtest_run(backtest_id=backtest.pk)
     backtest.refresh_from_db()
     assert backtest.status == "done"
     return backtest
@@ -44,26 +44,26 @@ def form_data(**changes) -> dict:
 
 
 def test_the_navigation_links_to_the_backtests(signed_in):
-    page = signed_in.get(reverse("bots:backtest_list")).content.decode()
-    assert f'href="{reverse("bots:backtest_list")}" aria-current="page">Backtests' in page
+    page = signed_in.get(reverse("backtests:list")).content.decode()
+    assert f'href="{reverse("backtests:list")}" aria-current="page">Backtests' in page
 
 
 def test_the_form_starts_from_the_bot_it_was_opened_for(signed_in, user):
     bot = BotFactory(owner=user)
-    page = signed_in.get(reverse("bots:backtest_new") + f"?bot={bot.pk}").content.decode()
+    page = signed_in.get(reverse("backtests:new") + f"?bot={bot.pk}").content.decode()
     assert f'<option value="{bot.pk}" selected>' in page
 
 
 def test_a_valid_form_queues_the_backtest_and_shows_its_page(signed_in, user):
-    response = signed_in.post(reverse("bots:backtest_new"), form_data(symbols="msft, tsla", capital="2000", commission="1"))
+    response = signed_in.post(reverse("backtests:new"), form_data(symbols="msft, tsla", capital="2000", commission="1"))
     backtest = Backtest.objects.get(owner=user)
-    assert response.status_code == 302 and response.url == reverse("bots:backtest_detail", args=[backtest.pk])
+    assert response.status_code == 302 and response.url == reverse("backtests:detail", args=[backtest.pk])
     assert (backtest.symbols, backtest.capital, backtest.commission) == (["MSFT", "TSLA"], Decimal(2000), Decimal(1))
 
 
 def test_a_bot_alone_runs_its_saved_configuration(signed_in, user):
     bot = BotFactory(owner=user, config={**CONFIG, "timeframe": "15Min"})
-    signed_in.post(reverse("bots:backtest_new"), form_data(config="", bot=bot.pk))
+    signed_in.post(reverse("backtests:new"), form_data(config="", bot=bot.pk))
     backtest = Backtest.objects.get(owner=user)
     assert backtest.bot == bot and backtest.timeframe == "15Min"
 
@@ -81,20 +81,20 @@ def test_a_bot_alone_runs_its_saved_configuration(signed_in, user):
     ],
 )  # fmt: skip
 def test_form_errors_land_on_their_fields(signed_in, changes, field, message):
-    response = signed_in.post(reverse("bots:backtest_new"), form_data(**changes))
+    response = signed_in.post(reverse("backtests:new"), form_data(**changes))
     assert response.status_code == 200 and not Backtest.objects.exists()
     errors = response.context["form"].errors
     assert any(message in error for error in errors[field]), errors
 
 
 def test_another_users_bot_cannot_be_chosen(signed_in):
-    response = signed_in.post(reverse("bots:backtest_new"), form_data(bot=BotFactory().pk))
+    response = signed_in.post(reverse("backtests:new"), form_data(bot=BotFactory().pk))
     assert "bot" in response.context["form"].errors and not Backtest.objects.exists()
 
 
 def test_the_result_page_shows_statistics_charts_and_trades(signed_in, user):
     backtest = finished(user)
-    page = signed_in.get(reverse("bots:backtest_detail", args=[backtest.pk])).content.decode()
+    page = signed_in.get(reverse("backtests:detail", args=[backtest.pk])).content.decode()
     for label in ("Return", "Buy and hold", "Win rate", "Profit factor", "Expectancy per trade", "Max drawdown",
                   "Sharpe ratio", "Sortino ratio", "Exposure time", "Final equity"):  # fmt: skip
         assert f"<h2>{label}</h2>" in page
@@ -107,7 +107,7 @@ def test_the_result_page_shows_statistics_charts_and_trades(signed_in, user):
 def test_a_running_backtest_polls_its_progress_partial(signed_in, user):
     backtest = queued(user)
     Backtest.objects.filter(pk=backtest.pk).update(status="running", progress=0.42)
-    url = reverse("bots:backtest_detail", args=[backtest.pk])
+    url = reverse("backtests:detail", args=[backtest.pk])
 
     page = signed_in.get(url).content.decode()
     assert 'hx-trigger="every 1s"' in page and "<h2>Return</h2>" not in page
@@ -124,14 +124,14 @@ def test_a_running_backtest_polls_its_progress_partial(signed_in, user):
 def test_a_failed_backtest_shows_why(signed_in, user):
     backtest = queued(user)
     Backtest.objects.filter(pk=backtest.pk).update(status="failed", error="no 1Min bars for AAPL from 2024-03-04 to 2024-03-05")
-    page = signed_in.get(reverse("bots:backtest_detail", args=[backtest.pk])).content.decode()
+    page = signed_in.get(reverse("backtests:detail", args=[backtest.pk])).content.decode()
     assert "The backtest failed: no 1Min bars for AAPL" in page
 
 
 def test_another_users_backtest_is_not_found(signed_in):
     theirs = queued(UserFactory())
-    assert signed_in.get(reverse("bots:backtest_detail", args=[theirs.pk])).status_code == 404
-    assert signed_in.get(reverse("bots:backtest_detail", args=[theirs.pk]), **HTMX).status_code == 404
+    assert signed_in.get(reverse("backtests:detail", args=[theirs.pk])).status_code == 404
+    assert signed_in.get(reverse("backtests:detail", args=[theirs.pk]), **HTMX).status_code == 404
 
 
 def test_the_list_shows_the_users_backtests_and_refreshes_while_one_runs(signed_in, user):
@@ -139,17 +139,17 @@ def test_the_list_shows_the_users_backtests_and_refreshes_while_one_runs(signed_
     waiting = queued(user)
     queued(UserFactory())
 
-    page = signed_in.get(reverse("bots:backtest_list"))
+    page = signed_in.get(reverse("backtests:list"))
     assert [b.pk for b in page.context["backtests"]] == [waiting.pk, done.pk]
     assert 'hx-trigger="every 2s"' in page.content.decode()
 
-    partial = signed_in.get(reverse("bots:backtest_list"), **HTMX).content.decode()
+    partial = signed_in.get(reverse("backtests:list"), **HTMX).content.decode()
     assert partial.lstrip().startswith('<div id="backtest-table"') and "<html" not in partial
 
 
 def test_two_backtests_side_by_side(signed_in, user):
     first, second = finished(user), finished(user, timeframe="1Hour", capital=Decimal(90000))
-    page = signed_in.get(reverse("bots:backtest_compare") + f"?ids={first.pk}&ids={second.pk}")
+    page = signed_in.get(reverse("backtests:compare") + f"?ids={first.pk}&ids={second.pk}")
     assert page.status_code == 200
     rows = dict((row.key, values) for row, values in page.context["rows"])
     assert rows["final_equity"] == [Decimal(first.stats["final_equity"]), Decimal(second.stats["final_equity"])]
@@ -160,12 +160,12 @@ def test_two_backtests_side_by_side(signed_in, user):
 @pytest.mark.parametrize("how_many", [1, 3])
 def test_comparing_needs_exactly_two(signed_in, user, how_many):
     ids = "&".join(f"ids={queued(user).pk}" for _ in range(how_many))
-    response = signed_in.get(reverse("bots:backtest_compare") + "?" + ids)
-    assert response.status_code == 302 and response.url == reverse("bots:backtest_list")
+    response = signed_in.get(reverse("backtests:compare") + "?" + ids)
+    assert response.status_code == 302 and response.url == reverse("backtests:list")
 
 
 def test_another_users_backtest_cannot_be_compared(signed_in, user):
-    response = signed_in.get(reverse("bots:backtest_compare") + f"?ids={queued(user).pk}&ids={queued(UserFactory()).pk}")
+    response = signed_in.get(reverse("backtests:compare") + f"?ids={queued(user).pk}&ids={queued(UserFactory()).pk}")
     assert response.status_code == 302
 
 
@@ -173,8 +173,8 @@ def test_the_admin_lists_backtests_read_only(client, user):
     admin = UserFactory(is_staff=True, is_superuser=True)
     backtest = finished(user)
     client.force_login(admin)
-    listing = client.get(reverse("admin:bots_backtest_changelist"))
+    listing = client.get(reverse("admin:backtests_backtest_changelist"))
     assert listing.status_code == 200 and backtest.name in listing.content.decode()
-    change = client.get(reverse("admin:bots_backtest_change", args=[backtest.pk]))
+    change = client.get(reverse("admin:backtests_backtest_change", args=[backtest.pk]))
     assert change.status_code == 200 and 'name="_save"' not in change.content.decode()
-    assert client.get(reverse("admin:bots_backtest_add")).status_code == 403
+    assert client.get(reverse("admin:backtests_backtest_add")).status_code == 403

@@ -1,6 +1,6 @@
 """Backtest pages: the form, the list, one result (a live progress bar while it runs), two side by side.
 
-Thin like the other pages: parse input, call bots.backtests, render (a partial for HTMX).
+Thin like the other pages: parse input, call backtests.services, render (a partial for HTMX).
 """
 
 import json
@@ -18,9 +18,11 @@ from django.utils import timezone
 from django.utils.text import slugify
 from django_htmx.http import HttpResponseClientRefresh
 
-from bots import backtests, services
+from backtests.models import Backtest
+from backtests.services import backtest_create
 from bots.forms import PrettyJSONField, SymbolsField
-from bots.models import Backtest, Bot
+from bots.models import Bot
+from bots.services import parse_config
 from engine.config import EXAMPLE_CONFIG, BotConfig
 from engine.market_time import TIMEFRAMES, exchange_date
 from tradebot.errors import Invalid
@@ -96,7 +98,7 @@ class BacktestForm(forms.Form):
         if data is None:
             return None
         try:
-            return services.parse_config(data)
+            return parse_config(data)
         except Invalid as exc:
             raise forms.ValidationError([_located(error) for error in exc.errors]) from None
 
@@ -130,12 +132,12 @@ def backtest_new(request: HttpRequest) -> HttpResponse:
     form = BacktestForm(request.POST or None, owner=request.user, initial=initial)
     if request.method == "POST" and form.is_valid():
         try:
-            backtest = backtests.backtest_create(owner=request.user, **form.service_arguments())
+            backtest = backtest_create(owner=request.user, **form.service_arguments())
         except Invalid as exc:
             form.add_service_errors(exc.errors)
         else:
-            return redirect("bots:backtest_detail", pk=backtest.pk)
-    return render(request, "bots/backtest_form.html", {"form": form})
+            return redirect("backtests:detail", pk=backtest.pk)
+    return render(request, "backtests/backtest_form.html", {"form": form})
 
 
 @login_required
@@ -145,8 +147,8 @@ def backtest_list(request: HttpRequest) -> HttpResponse:
         backtest.numbers = {row.key: _stat_value(backtest, row) for row in STATS}
     context = {"page": page, "backtests": page.object_list, "unfinished": any(not b.finished for b in page.object_list)}
     if request.htmx:
-        return render(request, "bots/backtest_list.html#backtest_table", context)
-    return render(request, "bots/backtest_list.html", context)
+        return render(request, "backtests/backtest_list.html#backtest_table", context)
+    return render(request, "backtests/backtest_list.html", context)
 
 
 @login_required
@@ -156,7 +158,7 @@ def backtest_detail(request: HttpRequest, pk: int) -> HttpResponse:
         backtest = get_object_or_404(_backtests(request).summaries(), pk=pk)
         if backtest.finished:
             return HttpResponseClientRefresh()
-        return render(request, "bots/backtest_detail.html#progress", {"backtest": backtest})
+        return render(request, "backtests/backtest_detail.html#progress", {"backtest": backtest})
     backtest = get_object_or_404(_backtests(request).select_related("bot"), pk=pk)
     context = {
         "backtest": backtest,
@@ -167,7 +169,7 @@ def backtest_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "trades_hidden": max(backtest.trade_count - TRADES_SHOWN, 0),
         "open_positions": [_parsed(position) for position in backtest.open_positions],
     }
-    return render(request, "bots/backtest_detail.html", context)
+    return render(request, "backtests/backtest_detail.html", context)
 
 
 @login_required
@@ -176,11 +178,11 @@ def backtest_compare(request: HttpRequest) -> HttpResponse:
     chosen = {str(b.pk): b for b in _backtests(request).filter(pk__in=[i for i in ids if i.isdigit()]).defer("trades", "prices", "open_positions")}
     if len(ids) != 2 or len(chosen) != 2:
         messages.error(request, "Choose two of your backtests to compare.")
-        return redirect("bots:backtest_list")
+        return redirect("backtests:list")
     pair = [chosen[i] for i in ids]
     rows = [(row, [_stat_value(backtest, row) for backtest in pair]) for row in STATS]
     charts = [_equity_chart(backtest, f"equity-{n}") for n, backtest in enumerate(pair)]
-    return render(request, "bots/backtest_compare.html", {"pair": list(zip(pair, charts)), "rows": rows})
+    return render(request, "backtests/backtest_compare.html", {"pair": list(zip(pair, charts)), "rows": rows})
 
 
 def _stat_value(backtest: Backtest, row: StatRow) -> Decimal | None:
