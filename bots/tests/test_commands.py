@@ -7,7 +7,7 @@ from django.core.management import CommandError, call_command
 from bots.models import Bot
 from bots.tests.test_ticks import RSI_ONLY, add_bars, falling_closes, fresh_caches  # noqa: F401
 from engine.market_time import EXCHANGE_TZ
-from tests.factories import BotFactory, UserFactory
+from tests.factories import BotFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -44,13 +44,3 @@ def test_tick_without_force_respects_the_window():
 def test_tick_of_an_unknown_bot_is_an_error():
     with pytest.raises(CommandError, match="no bot with id 999"):
         run("tick", "999")
-
-
-def test_seed_demo_creates_running_demo_bots_once():
-    admin = UserFactory(is_superuser=True, is_staff=True)
-    first = run("seed_demo")
-    second = run("seed_demo")
-    bots = Bot.objects.filter(owner=admin)
-    assert bots.count() == 3 and first.count("created:") == 3 and second.count("exists:") == 3
-    assert set(bots.values_list("status", flat=True)) == {"running"}
-    assert all(bot.broker_account.kind == "sim" for bot in bots)

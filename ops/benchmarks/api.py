@@ -22,7 +22,7 @@ from django.utils import timezone
 
 from accounts.services import api_token_create
 from bots import services
-from bots.benchmarks.ticks import CONFIG, percentile, throwaway_database
+from ops.benchmarks.ticks import CONFIG, percentile, throwaway_database
 from trades.models import Trade
 
 ENDPOINTS = ("/api/bots", "/api/trades?limit=50", "/api/trades/stats")

@@ -1,7 +1,4 @@
-"""How fast the simulated market makes bars. Run: python -m market.bench_simulated
-
-`benchmark()` returns the numbers (and prints them through `report`) for a later `manage.py benchmark`.
-"""
+"""`manage.py benchmark simulated`: how fast the simulated market makes bars, in bulk and the recent ones a tick asks for."""
 
 import time
 from collections.abc import Callable
@@ -20,7 +17,15 @@ def _seconds(work: Callable[[], object], repeat: int = 1) -> float:
     return (time.perf_counter() - started) / repeat
 
 
-def benchmark(report: Callable[[str], None] = print, bulk_bars: int = 1_000_000) -> dict[str, float]:
+def add_arguments(parser) -> None:
+    parser.add_argument("--bars", type=int, default=1_000_000, help="one-minute bars made in bulk (default 1,000,000)")
+
+
+def run(out, *, bars: int, **_) -> None:
+    benchmark(lambda line: out.write(line), bulk_bars=bars)
+
+
+def benchmark(report: Callable[[str], None], bulk_bars: int) -> dict[str, float]:
     market = SimulatedMarket(seed=20240703)
     market.bars("WARMUP", "1Min", end=END, limit=1)  # time-zone tables and first-call costs
     results = {}
@@ -39,6 +44,3 @@ def benchmark(report: Callable[[str], None] = print, bulk_bars: int = 1_000_000)
     report(f"latest_price: {price * 1000:.3f} ms")
     return results
 
-
-if __name__ == "__main__":
-    benchmark()

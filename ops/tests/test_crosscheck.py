@@ -1,5 +1,5 @@
 """Cross-check: our backtester and backtesting.py (an established open-source one) on its public GOOG
-sample, with the same rules (bots/benchmarks/crosscheck.py says which, and why each setting)."""
+sample, with the same rules (ops/benchmarks/crosscheck.py says which, and why each setting)."""
 
 from datetime import date
 from io import StringIO
@@ -8,7 +8,7 @@ from math import floor
 import pytest
 from django.core.management import call_command
 
-from bots.benchmarks import crosscheck
+from ops.benchmarks import crosscheck
 
 # Our money is Decimal to the cent; backtesting.py adds float P&Ls. Over 46 round trips the two
 # final equities may differ by float rounding only: far below a cent.

@@ -9,10 +9,11 @@ from importlib import import_module
 from types import ModuleType
 
 MODES = {
-    "api": "bots.benchmarks.api",
-    "backtest": "bots.benchmarks.backtest",
-    "crosscheck": "bots.benchmarks.crosscheck",
-    "ticks": "bots.benchmarks.ticks",
+    "api": "ops.benchmarks.api",
+    "backtest": "ops.benchmarks.backtest",
+    "crosscheck": "ops.benchmarks.crosscheck",
+    "simulated": "ops.benchmarks.simulated",
+    "ticks": "ops.benchmarks.ticks",
 }
 
 

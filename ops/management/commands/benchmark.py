@@ -1,10 +1,10 @@
 from django.core.management.base import BaseCommand
 
-from bots.benchmarks import modes, summary
+from ops.benchmarks import modes, summary
 
 
 class Command(BaseCommand):
-    help = "Measure how fast parts of Tradebot run: manage.py benchmark MODE [options] (modes in bots/benchmarks/)."
+    help = "Measure how fast parts of Tradebot run: manage.py benchmark MODE [options] (modes in ops/benchmarks/)."
 
     def add_arguments(self, parser):
         subcommands = parser.add_subparsers(dest="mode", required=True, metavar="MODE")
