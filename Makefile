@@ -1,4 +1,5 @@
 # make run: set up and start the whole system on http://127.0.0.1:8000.  make test: the test suite.
+# make lint: ruff and the import layers.
 # Both need only Python 3.12 and make; everything else goes into .venv. make lock: recompile the locks.
 
 VENV := .venv
@@ -24,7 +25,7 @@ DEV_STAMP := $(VENV)/.synced-dev
 # rather than removing the test tools that the next make test would reinstall.
 RUN_DEPS = $(if $(wildcard $(DEV_STAMP)),$(DEV_STAMP),$(RUNTIME_STAMP))
 
-.PHONY: run test lock
+.PHONY: run test lint lock
 
 run: $(RUN_DEPS) .env
 	$(PY) manage.py migrate --noinput
@@ -36,6 +37,12 @@ run: $(RUN_DEPS) .env
 # Embedded defaults whatever the shell has: a developer's DATABASE_URL or REDIS_URL must not leak in.
 test: $(DEV_STAMP)
 	env -u DATABASE_URL -u REDIS_URL $(PY) -m pytest $(PYTEST_ARGS)
+
+# ruff's lint and format rules and the import layers (pyproject.toml): CI fails on any of them.
+lint: $(DEV_STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports --no-cache
 
 # Compiled for CPython 3.12 on Linux (the image's) whoever runs it, keeping the pins already in the
 # locks: `make lock LOCK_ARGS='--upgrade-package django'` moves one. Every pin has a wheel and hashes.

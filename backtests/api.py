@@ -24,7 +24,6 @@ from tradebot.errors import Invalid
 router = Router(tags=["backtests"])
 
 
-
 class BacktestIn(Schema):
     """A bot (its saved configuration) or an unsaved configuration, over the session days start..end
     (New York). Left out: symbols, timeframe and capital come from the configuration; slippage and
@@ -36,7 +35,9 @@ class BacktestIn(Schema):
     )
 
     bot_id: Id | None = Field(None, description="Also links the backtest to the bot when a config is given")
-    config: BotConfig | None = Field(None, description="Run this configuration (the bots API's shape) instead of the bot's")
+    config: BotConfig | None = Field(
+        None, description="Run this configuration (the bots API's shape) instead of the bot's"
+    )
     symbols: Annotated[list[str], Field(min_length=1, max_length=50)] | None = None
     timeframe: Timeframe | None = None
     start: date
@@ -124,7 +125,9 @@ class EquityCurveOut(Schema):
 
 class BacktestDetailOut(BacktestOut):
     config: dict[str, Any] = Field(description="The configuration as run")
-    trades: list[BacktestTradeOut] = Field(description=f"The fills: the first {services.MAX_STORED_TRADES:,} of trade_count")
+    trades: list[BacktestTradeOut] = Field(
+        description=f"The fills: the first {services.MAX_STORED_TRADES:,} of trade_count"
+    )
     equity_curve: EquityCurveOut
     open_positions: list[OpenPositionOut] = Field(description="Still open at the end, valued at the last close")
 
@@ -143,7 +146,9 @@ def _bot(owner, bot_id: int | None) -> Bot | None:
 def backtest_create(request, payload: BacktestIn):
     owner = request.auth
     arguments = payload.dict(exclude={"bot_id", "config"})
-    backtest = services.backtest_create(owner=owner, bot=_bot(owner, payload.bot_id), config=payload.config, **arguments)
+    backtest = services.backtest_create(
+        owner=owner, bot=_bot(owner, payload.bot_id), config=payload.config, **arguments
+    )
     return Status(201, backtest)
 
 

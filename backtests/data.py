@@ -40,7 +40,9 @@ def session_span(start: date, end: date) -> tuple[datetime, datetime]:
     return day_start(start), day_start(end + timedelta(days=1))
 
 
-def market_bars(market: MarketData, symbols: list[str], timeframe: str, start: date, end: date) -> dict[str, pd.DataFrame]:
+def market_bars(
+    market: MarketData, symbols: list[str], timeframe: str, start: date, end: date
+) -> dict[str, pd.DataFrame]:
     begin, finish = session_span(start, end)
     bars_by_symbol = {symbol: market.bars(symbol, timeframe, start=begin, end=finish) for symbol in symbols}
     if missing := [symbol for symbol, bars in bars_by_symbol.items() if bars.empty]:

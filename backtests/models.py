@@ -51,7 +51,9 @@ class Backtest(models.Model):
     error = models.TextField(blank=True)
     stats = models.JSONField(default=dict, encoder=DjangoJSONEncoder)
     trades = models.JSONField(default=list, encoder=DjangoJSONEncoder)
-    trade_count = models.PositiveIntegerField(default=0, help_text="Fills in the run; at most MAX_STORED_TRADES are stored")
+    trade_count = models.PositiveIntegerField(
+        default=0, help_text="Fills in the run; at most MAX_STORED_TRADES are stored"
+    )
     equity_curve = models.JSONField(default=dict, help_text="Downsampled: time (epoch s), equity, drawdown (fraction)")
     prices = models.JSONField(default=dict, help_text="Per symbol, downsampled closes with the fills marked")
     open_positions = models.JSONField(default=list, encoder=DjangoJSONEncoder)

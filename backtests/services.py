@@ -3,6 +3,7 @@
 Every state change of a Backtest goes through here (the API, the pages and the task call these).
 """
 
+import itertools
 import logging
 import time
 from collections.abc import Callable
@@ -105,7 +106,9 @@ def _saved_config(bot: Bot | None) -> BotConfig:
         raise Invalid([{"field": "bot_id", "message": f"its configuration no longer validates: {problems}"}]) from None
 
 
-def _run_config(config: BotConfig, symbols: list[str] | None, timeframe: str | None, capital: Decimal | None) -> BotConfig:
+def _run_config(
+    config: BotConfig, symbols: list[str] | None, timeframe: str | None, capital: Decimal | None
+) -> BotConfig:
     """The configuration as run: the one schema validates the overrides (symbols, timeframe, capital)."""
     overrides = {"symbols": symbols, "timeframe": timeframe, "capital": capital}
     data = config.stored() | {name: value for name, value in overrides.items() if value is not None}
@@ -207,7 +210,9 @@ def _store(backtest: Backtest, bars_by_symbol: dict[str, pd.DataFrame], result: 
     backtest.trades = [_trade_row(trade) for trade in stored]
     backtest.trade_count = len(result.trades)
     backtest.equity_curve = equity_points(result, CURVE_POINTS)
-    backtest.prices = {symbol: price_points(bars, stored, symbol, CURVE_POINTS) for symbol, bars in bars_by_symbol.items()}
+    backtest.prices = {
+        symbol: price_points(bars, stored, symbol, CURVE_POINTS) for symbol, bars in bars_by_symbol.items()
+    }
     backtest.open_positions = [_open_position_row(position) for position in result.open_positions]
     backtest.save(
         update_fields=[
@@ -259,7 +264,7 @@ def extreme_indexes(series: list[np.ndarray], max_points: int) -> np.ndarray:
     buckets = (max_points - 2) // (2 * len(series))
     edges = np.linspace(0, size, buckets + 1).astype(int)
     kept = [0, size - 1]
-    for begin, end in zip(edges[:-1], edges[1:]):
+    for begin, end in itertools.pairwise(edges):
         for values in series:
             window = values[begin:end]
             kept += [begin + int(np.argmin(window)), begin + int(np.argmax(window))]

@@ -68,7 +68,9 @@ class BacktestForm(forms.Form):
         queryset=Bot.objects.none(),
         required=False,
         empty_label="None: run the configuration below",
-        help_text="Its saved configuration runs unless you paste one below; its broker account's costs are the defaults.",
+        help_text=(
+            "Its saved configuration runs unless you paste one below; its broker account's costs are the defaults."
+        ),
     )
     config = OptionalJSONField(
         required=False,
@@ -82,7 +84,9 @@ class BacktestForm(forms.Form):
     start = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}), help_text="First session day (New York)")
     end = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}), help_text="Last session day (New York)")
     capital = forms.DecimalField(required=False, help_text="Default: the configuration's")
-    slippage = forms.DecimalField(required=False, help_text="Fraction of the price; default: the bot's account's, else 0.0005")
+    slippage = forms.DecimalField(
+        required=False, help_text="Fraction of the price; default: the bot's account's, else 0.0005"
+    )
     commission = forms.DecimalField(required=False, help_text="Dollars per order; default: the bot's account's, else 0")
 
     # Service errors name the service's arguments; these are the form fields they belong to.
@@ -175,14 +179,20 @@ def backtest_detail(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 def backtest_compare(request: HttpRequest) -> HttpResponse:
     ids = request.GET.getlist("ids")
-    chosen = {str(b.pk): b for b in _backtests(request).filter(pk__in=[i for i in ids if i.isdigit()]).defer("trades", "prices", "open_positions")}
+    chosen = {
+        str(b.pk): b
+        for b in _backtests(request)
+        .filter(pk__in=[i for i in ids if i.isdigit()])
+        .defer("trades", "prices", "open_positions")
+    }
     if len(ids) != 2 or len(chosen) != 2:
         messages.error(request, "Choose two of your backtests to compare.")
         return redirect("backtests:list")
     pair = [chosen[i] for i in ids]
     rows = [(row, [_stat_value(backtest, row) for backtest in pair]) for row in STATS]
     charts = [_equity_chart(backtest, f"equity-{n}") for n, backtest in enumerate(pair)]
-    return render(request, "backtests/backtest_compare.html", {"pair": list(zip(pair, charts)), "rows": rows})
+    context = {"pair": list(zip(pair, charts, strict=True)), "rows": rows}
+    return render(request, "backtests/backtest_compare.html", context)
 
 
 def _stat_value(backtest: Backtest, row: StatRow) -> Decimal | None:
@@ -206,12 +216,23 @@ def _equity_chart(backtest: Backtest, element_id: str) -> dict:
 
 def _price_charts(backtest: Backtest) -> list[dict]:
     """In the shape bot_detail's price charts take, so static/js/app.js draws them with their fill markers."""
-    return [{"symbol": symbol, "id": f"price-{slugify(symbol)}", **points} for symbol, points in backtest.prices.items()]
+    return [
+        {"symbol": symbol, "id": f"price-{slugify(symbol)}", **points} for symbol, points in backtest.prices.items()
+    ]
 
 
 # Stored rows hold money as decimal strings and times as ISO 8601 strings (JSON has neither type).
-MONEY_FIELDS = {"price", "commission", "profit_loss", "entry_price", "last_price", "market_value", "unrealized_pnl",
-                "stop_loss_price", "take_profit_price"}
+MONEY_FIELDS = {
+    "price",
+    "commission",
+    "profit_loss",
+    "entry_price",
+    "last_price",
+    "market_value",
+    "unrealized_pnl",
+    "stop_loss_price",
+    "take_profit_price",
+}
 TIME_FIELDS = {"timestamp", "bar_time", "opened_at"}
 
 

@@ -53,7 +53,14 @@ class BotAdmin(OwnedAdmin):
     form = BotForm
     conflict_field = "broker_account"  # bot_update refuses moving a bot that holds positions
     list_display = [
-        "name", "status_badge", "capital", "open_positions", "pnl_today", "broker_account", "timeframe", "last_tick_at",
+        "name",
+        "status_badge",
+        "capital",
+        "open_positions",
+        "pnl_today",
+        "broker_account",
+        "timeframe",
+        "last_tick_at",
     ]
     list_filter = ["status", "timeframe", ("broker_account", admin.RelatedOnlyFieldListFilter)]
     list_select_related = ["broker_account"]
@@ -63,8 +70,19 @@ class BotAdmin(OwnedAdmin):
     fieldsets = [
         (None, {"fields": ["name", "owner", "capital", "broker_account"]}),
         ("Status", {"fields": ["status", "status_reason", "last_tick_at"]}),
-        ("Trading", {"fields": ["symbols", "timeframe", "trading_frequency", "signal_mode",
-                                ("start_hour", "start_minute"), ("end_hour", "end_minute")]}),
+        (
+            "Trading",
+            {
+                "fields": [
+                    "symbols",
+                    "timeframe",
+                    "trading_frequency",
+                    "signal_mode",
+                    ("start_hour", "start_minute"),
+                    ("end_hour", "end_minute"),
+                ]
+            },
+        ),
         ("Strategy", {"fields": ["indicators", "risk_management"]}),
         ("Recent ticks (newest first)", {"fields": ["recent_ticks"]}),
     ]
@@ -89,7 +107,9 @@ class BotAdmin(OwnedAdmin):
 
     @admin.display(description="status", ordering="status")
     def status_badge(self, bot: Bot) -> str:
-        return format_html('<span class="bot-status bot-status-{}" title="{}">{}</span>', bot.status, bot.status_reason, bot.status)
+        return format_html(
+            '<span class="bot-status bot-status-{}" title="{}">{}</span>', bot.status, bot.status_reason, bot.status
+        )
 
     @admin.display(description="open positions", ordering="open_positions")
     def open_positions(self, bot: Bot) -> int:
@@ -107,7 +127,12 @@ class BotAdmin(OwnedAdmin):
             "",
             "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
             (
-                (f"{log.started_at.astimezone(EXCHANGE_TZ):%Y-%m-%d %H:%M:%S %Z}", log.outcome, log.message, _decisions_text(log.decisions))
+                (
+                    f"{log.started_at.astimezone(EXCHANGE_TZ):%Y-%m-%d %H:%M:%S %Z}",
+                    log.outcome,
+                    log.message,
+                    _decisions_text(log.decisions),
+                )
                 for log in bot.tick_logs.all()[:RECENT_TICKS]
             ),
         )
@@ -119,7 +144,9 @@ class BotAdmin(OwnedAdmin):
 
 
 def _decisions_text(decisions: list[dict]) -> str:
-    return "; ".join(f"{d.get('symbol')}: {d.get('action')} {d.get('quantity') or ''} ({d.get('reason')})" for d in decisions)
+    return "; ".join(
+        f"{d.get('symbol')}: {d.get('action')} {d.get('quantity') or ''} ({d.get('reason')})" for d in decisions
+    )
 
 
 @admin.register(BrokerAccount)
@@ -130,12 +157,31 @@ class BrokerAccountAdmin(OwnedAdmin):
     list_filter = ["kind", "paper"]
     search_fields = ["name"]
     fields = [
-        "name", "kind", "paper", "confirm_live", "api_key", "secret_key", "credentials", "base_url", "data_url",
-        "data_feed", "sim_slippage", "sim_commission", "is_default",
+        "name",
+        "kind",
+        "paper",
+        "confirm_live",
+        "api_key",
+        "secret_key",
+        "credentials",
+        "base_url",
+        "data_url",
+        "data_feed",
+        "sim_slippage",
+        "sim_commission",
+        "is_default",
     ]
     # What the services take from the form; `kind` only on creation.
     service_fields = [
-        "name", "paper", "api_key", "secret_key", "base_url", "data_url", "data_feed", "sim_slippage", "sim_commission",
+        "name",
+        "paper",
+        "api_key",
+        "secret_key",
+        "base_url",
+        "data_url",
+        "data_feed",
+        "sim_slippage",
+        "sim_commission",
         "confirm_live",
     ]
 
@@ -148,7 +194,9 @@ class BrokerAccountAdmin(OwnedAdmin):
         if change:
             services.broker_account_update(account=obj, **values)
         else:
-            _became_saved(obj, services.broker_account_create(owner=request.user, kind=form.cleaned_data["kind"], **values))
+            _became_saved(
+                obj, services.broker_account_create(owner=request.user, kind=form.cleaned_data["kind"], **values)
+            )
 
     def delete_model(self, request, obj):
         services.broker_account_delete(account=obj)

@@ -38,7 +38,9 @@ def bot_list(request):
 @router.post("/bots", response={201: BotOut}, tags=["bots"])
 def bot_create(request, payload: BotIn):
     owner = request.auth
-    bot = services.bot_create(owner=owner, config=payload.config(), broker_account=_account(owner, payload.broker_account_id))
+    bot = services.bot_create(
+        owner=owner, config=payload.config(), broker_account=_account(owner, payload.broker_account_id)
+    )
     return Status(201, bot)
 
 
@@ -50,7 +52,9 @@ def bot_detail(request, id: Id):
 @router.put("/bots/{id}", response=BotOut, tags=["bots"])
 def bot_update(request, id: Id, payload: BotIn):
     bot = _bot(request, id)
-    return services.bot_update(bot=bot, config=payload.config(), broker_account=_account(bot.owner, payload.broker_account_id))
+    return services.bot_update(
+        bot=bot, config=payload.config(), broker_account=_account(bot.owner, payload.broker_account_id)
+    )
 
 
 @router.delete("/bots/{id}", response={204: None}, tags=["bots"])

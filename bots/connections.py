@@ -76,7 +76,11 @@ def market_status_for(account: BrokerAccount, now: datetime) -> MarketStatus:
         minute = now.replace(second=0, microsecond=0)
         clock = clocks.get_or_compute((account.pk, account.trading_url, minute), lambda: AlpacaBroker(account).clock())
         return MarketStatus(
-            is_open=clock.is_open, next_open=clock.next_open, next_close=clock.next_close, source="alpaca", timestamp=now
+            is_open=clock.is_open,
+            next_open=clock.next_open,
+            next_close=clock.next_close,
+            source="alpaca",
+            timestamp=now,
         )
     if settings.TRADEBOT_SIM_ALWAYS_OPEN:
         return always_open_status(now)

@@ -19,8 +19,15 @@ from tradebot.events import BROADCAST_GROUP, user_group
 
 DATETIME_KEYS = ("timestamp", "opened_at", "closed_at", "next_open", "next_close")
 MONEY_KEYS = (
-    "price", "entry_price", "current_price", "exit_price", "unrealized_pnl", "realized_pnl", "profit_loss",
-    "stop_loss_price", "take_profit_price",
+    "price",
+    "entry_price",
+    "current_price",
+    "exit_price",
+    "unrealized_pnl",
+    "realized_pnl",
+    "profit_loss",
+    "stop_loss_price",
+    "take_profit_price",
 )
 
 
@@ -65,7 +72,8 @@ def _render(event: str, data: dict) -> str:
     if event == "bot_status_changed":
         context = {"bot": {**data, "pk": data["id"]}, "oob": True}
         return "".join(
-            render_to_string(f"bots/bot_list.html#{partial}", context) for partial in ("bot_status", "bot_reason", "bot_actions")
+            render_to_string(f"bots/bot_list.html#{partial}", context)
+            for partial in ("bot_status", "bot_reason", "bot_actions")
         )
     if event == "price_update":
         return render_to_string(

@@ -20,7 +20,9 @@ class PrettyJSONField(forms.JSONField):
     """JSON shown indented in a monospace textarea, so a person can read and edit it."""
 
     def __init__(self, **kwargs):
-        kwargs.setdefault("widget", forms.Textarea(attrs={"rows": 10, "cols": 60, "class": "json", "spellcheck": "false"}))
+        kwargs.setdefault(
+            "widget", forms.Textarea(attrs={"rows": 10, "cols": 60, "class": "json", "spellcheck": "false"})
+        )
         super().__init__(**kwargs)
 
     def prepare_value(self, value):
@@ -87,8 +89,19 @@ class BotForm(ServiceModelForm):
     class Meta:
         model = Bot
         fields = [
-            "name", "capital", "broker_account", "symbols", "timeframe", "trading_frequency", "signal_mode",
-            "indicators", "risk_management", "start_hour", "start_minute", "end_hour", "end_minute",
+            "name",
+            "capital",
+            "broker_account",
+            "symbols",
+            "timeframe",
+            "trading_frequency",
+            "signal_mode",
+            "indicators",
+            "risk_management",
+            "start_hour",
+            "start_minute",
+            "end_hour",
+            "end_minute",
         ]
 
     default_owner = None  # the owner of a new bot when none is passed (the admin sets it per request)

@@ -22,6 +22,7 @@ from trades.models import Trade
 
 logger = logging.getLogger(__name__)
 
+
 def positions_mark_to_market() -> int:
     """Mark every open position at its feed's latest price; one price per account kind and symbol."""
     now = timezone.now()
@@ -37,7 +38,11 @@ def positions_mark_to_market() -> int:
                 logger.exception("no price for %s on account %s", position.symbol, account.pk)
                 prices[key] = None
             else:
-                publish("price_update", {"symbol": position.symbol, "price": prices[key], "timestamp": now}, user_id=position.owner_id)
+                publish(
+                    "price_update",
+                    {"symbol": position.symbol, "price": prices[key], "timestamp": now},
+                    user_id=position.owner_id,
+                )
         if prices[key] is not None:
             position_mark(position=position, price=prices[key])
             marked += 1
@@ -75,9 +80,11 @@ def tick_logs_prune() -> int:
     deleted = 0
     for bot_id in Bot.objects.values_list("pk", flat=True):
         # Ids grow with time and, unlike start times, never tie: everything at or below the cutoff goes.
-        cutoff = TickLog.objects.filter(bot_id=bot_id).order_by("-id").values_list("id", flat=True)[
-            TickLog.KEEP_PER_BOT : TickLog.KEEP_PER_BOT + 1
-        ]
+        cutoff = (
+            TickLog.objects.filter(bot_id=bot_id)
+            .order_by("-id")
+            .values_list("id", flat=True)[TickLog.KEEP_PER_BOT : TickLog.KEEP_PER_BOT + 1]
+        )
         if cutoff:
             deleted += TickLog.objects.filter(bot_id=bot_id, id__lte=cutoff[0]).delete()[0]
     return deleted

@@ -51,7 +51,9 @@ class BrokerAccount(models.Model):
             models.UniqueConstraint(fields=["owner", "name"], name="broker_account_unique_name"),
             models.UniqueConstraint(fields=["owner"], condition=Q(is_default=True), name="broker_account_one_default"),
             models.CheckConstraint(condition=Q(kind="alpaca") | Q(paper=True), name="broker_account_sim_is_paper"),
-            models.CheckConstraint(condition=Q(sim_slippage__gte=0, sim_commission__gte=0), name="broker_account_costs_not_negative"),
+            models.CheckConstraint(
+                condition=Q(sim_slippage__gte=0, sim_commission__gte=0), name="broker_account_costs_not_negative"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -67,7 +69,9 @@ class BrokerAccount(models.Model):
         Keys saved but no longer decryptable raise BrokerKeysUnreadable: never the defaults instead."""
         try:
             key = crypto.decrypt(self.api_key_encrypted) if self.api_key_encrypted else settings.ALPACA_API_KEY
-            secret = crypto.decrypt(self.secret_key_encrypted) if self.secret_key_encrypted else settings.ALPACA_SECRET_KEY
+            secret = (
+                crypto.decrypt(self.secret_key_encrypted) if self.secret_key_encrypted else settings.ALPACA_SECRET_KEY
+            )
         except crypto.Undecryptable:
             raise BrokerKeysUnreadable(
                 f"the keys of broker account {self.name!r} can no longer be decrypted (the server's encryption "
@@ -114,7 +118,6 @@ class Bot(models.Model):
         ANY = "any"
         MAJORITY = "majority"
 
-
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="bots")
     name = models.CharField(max_length=100)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.STOPPED, db_index=True)
@@ -152,7 +155,9 @@ class Bot(models.Model):
             models.UniqueConstraint(fields=["owner", "name"], name="bot_unique_name_per_owner"),
             models.CheckConstraint(condition=Q(capital__gt=0), name="bot_capital_positive"),
             models.CheckConstraint(condition=Q(trading_frequency__gte=5), name="bot_frequency_at_least_5s"),
-            models.CheckConstraint(condition=Q(status__in=["stopped", "running", "paused", "error"]), name="bot_status_valid"),
+            models.CheckConstraint(
+                condition=Q(status__in=["stopped", "running", "paused", "error"]), name="bot_status_valid"
+            ),
             models.CheckConstraint(
                 condition=Q(start_hour__lte=23, end_hour__lte=23, start_minute__lte=59, end_minute__lte=59),
                 name="bot_window_in_day",
@@ -163,8 +168,18 @@ class Bot(models.Model):
         return self.name
 
     CONFIG_FIELDS = (
-        "name", "capital", "trading_frequency", "symbols", "indicators", "risk_management",
-        "signal_mode", "timeframe", "start_hour", "start_minute", "end_hour", "end_minute",
+        "name",
+        "capital",
+        "trading_frequency",
+        "symbols",
+        "indicators",
+        "risk_management",
+        "signal_mode",
+        "timeframe",
+        "start_hour",
+        "start_minute",
+        "end_hour",
+        "end_minute",
     )
 
     def config_data(self) -> dict:

@@ -55,7 +55,9 @@ class BrokerAccountIn(Schema):
     secret_key: Annotated[Text, Field(max_length=200)] = ""
     base_url: Annotated[Text, Field(max_length=200)] = ""
     data_url: Annotated[Text, Field(max_length=200)] = ""
-    data_feed: Literal["iex", "sip"] = Field("iex", description="Alpaca's data feed: IEX (every plan) or SIP (a paid plan)")
+    data_feed: Literal["iex", "sip"] = Field(
+        "iex", description="Alpaca's data feed: IEX (every plan) or SIP (a paid plan)"
+    )
     confirm_live: bool = Field(False, description="Required for a live (non-paper) account: it trades real money.")
 
 
@@ -69,5 +71,6 @@ class BrokerAccountOut(ModelSchema):
     class Meta:
         model = BrokerAccount
         fields = [
-            "name", "kind", "paper", "base_url", "data_url", "data_feed", "sim_slippage", "sim_commission", "is_default",
+            "name", "kind", "paper", "base_url", "data_url", "data_feed",
+            "sim_slippage", "sim_commission", "is_default",
         ]  # fmt: skip

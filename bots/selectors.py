@@ -85,18 +85,20 @@ def summary(*, user, now: datetime | None = None) -> Summary:
     by_status = {status: counts.get(status, 0) for status in Bot.Status.values}
 
     money = DecimalField(max_digits=24, decimal_places=6)
-    positions = Position.objects.for_user(user).open().aggregate(
-        count=Count("id"),
-        value=Sum(F("current_price") * F("quantity"), output_field=money),
-        unrealized=Sum("unrealized_pnl"),
+    positions = (
+        Position.objects.for_user(user)
+        .open()
+        .aggregate(
+            count=Count("id"),
+            value=Sum(F("current_price") * F("quantity"), output_field=money),
+            unrealized=Sum("unrealized_pnl"),
+        )
     )
     all_time = trade_stats(Trade.objects.for_user(user))
     filled_today = Trade.objects.for_user(user).filter(
         status=Trade.Status.FILLED, timestamp__gte=today - FILL_DELAY_BOUND, filled_at__gte=today
     )
-    today_row = filled_today.aggregate(
-        count=Count("id"), realized=Sum("profit_loss", filter=Q(type=Trade.Type.SELL))
-    )
+    today_row = filled_today.aggregate(count=Count("id"), realized=Sum("profit_loss", filter=Q(type=Trade.Type.SELL)))
     unrealized = positions["unrealized"] or ZERO
     return Summary(
         bots_by_status=by_status,

@@ -138,7 +138,16 @@ def _set_status(bot: Bot, status: str, reason: str, *, schedule: bool, until_res
     bot.paused_at = timezone.now() if status == Bot.Status.PAUSED else None
     if status == Bot.Status.RUNNING:
         bot.consecutive_failures = 0
-    bot.save(update_fields=["status", "status_reason", "paused_until_reset", "paused_at", "consecutive_failures", "updated_at"])
+    bot.save(
+        update_fields=[
+            "status",
+            "status_reason",
+            "paused_until_reset",
+            "paused_at",
+            "consecutive_failures",
+            "updated_at",
+        ]
+    )
     _schedule(bot, enabled=schedule)
     publish("bot_status_changed", status_payload(bot), user_id=bot.owner_id)
     return bot
@@ -211,9 +220,16 @@ def broker_account_update(
     if paper is not None and paper != account.paper and account.bots.filter(positions__is_open=True).exists():
         # The positions are held at the other endpoint: the bots could no longer sell them.
         raise Conflict("close the open positions of this account's bots before switching between paper and live")
-    if paper is not None and paper != account.paper and Trade.objects.filter(bot__broker_account=account).pending().exists():
+    if (
+        paper is not None
+        and paper != account.paper
+        and Trade.objects.filter(bot__broker_account=account).pending().exists()
+    ):
         # A pending order would be looked up at the other endpoint, not found there, and placed again: with real money.
-        raise Conflict("orders of this account's bots are still pending: wait for them to settle before switching between paper and live")
+        raise Conflict(
+            "orders of this account's bots are still pending: "
+            "wait for them to settle before switching between paper and live"
+        )
     changes = {"name": name, "paper": paper, "base_url": base_url, "data_url": data_url, "data_feed": data_feed}
     for field, value in changes.items():
         if value is not None:

@@ -29,4 +29,3 @@ def daily_reset() -> None:
 @shared_task(name="bots.prune_tick_logs", ignore_result=True)
 def prune_tick_logs() -> None:
     maintenance.tick_logs_prune()
-

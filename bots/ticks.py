@@ -51,7 +51,9 @@ class TickReport:
 
     def lines(self) -> list[str]:
         head = f"bot {self.bot_id}: {self.outcome}" + (f" ({self.message})" if self.message else "")
-        return [head] + [f"  {d['symbol']}: {d['action']} {d.get('quantity') or ''} {d['reason']}" for d in self.decisions]
+        return [head] + [
+            f"  {d['symbol']}: {d['action']} {d.get('quantity') or ''} {d['reason']}" for d in self.decisions
+        ]
 
 
 def bot_tick(*, bot_id: int, force: bool = False, now: datetime | None = None) -> TickReport:
@@ -99,17 +101,27 @@ def _run(bot: Bot, *, force: bool, now: datetime) -> TickReport:
         if not force:
             status = market_status_for(account, now)
             if not status.is_open:
-                return TickReport(bot.pk, "skipped", f"market closed until {status.next_open.astimezone(EXCHANGE_TZ):%Y-%m-%d %H:%M %Z}")
+                return TickReport(
+                    bot.pk,
+                    "skipped",
+                    f"market closed until {status.next_open.astimezone(EXCHANGE_TZ):%Y-%m-%d %H:%M %Z}",
+                )
             if not in_window(now, config.window_start, config.window_end):
-                return TickReport(bot.pk, "skipped", f"outside the window {config.window_start:%H:%M}-{config.window_end:%H:%M} ET")
+                return TickReport(
+                    bot.pk, "skipped", f"outside the window {config.window_start:%H:%M}-{config.window_end:%H:%M} ET"
+                )
         market = market_for(account)
         broker = broker_for(account, market, now=now)
-        pending = [trade for trade in orders_repair(bot=bot, broker=broker, now=now) if trade.status == Trade.Status.PENDING]
+        pending = [
+            trade for trade in orders_repair(bot=bot, broker=broker, now=now) if trade.status == Trade.Status.PENDING
+        ]
         report = _trade(bot, config, market, broker, now, pending)
     except BrokerAccountUnusable as exc:
         # The owner must fix the account (keys, URL); failing tick after tick until `error` would fix
         # nothing. The bot holds and resumes by itself once the account is usable again.
-        unmanaged = "; its open positions cannot be managed until then" if bot.positions.filter(is_open=True).exists() else ""
+        unmanaged = (
+            "; its open positions cannot be managed until then" if bot.positions.filter(is_open=True).exists() else ""
+        )
         return TickReport(bot.pk, "held", f"{exc}. Entries held{unmanaged}")
     except BrokerError as exc:
         return _failed(bot, f"broker: {exc}")
@@ -159,8 +171,12 @@ def _trade(bot: Bot, config: BotConfig, market, broker, now: datetime, pending: 
             decisions.append(Decision(symbol, "skip", 0, stale, Decimal(0)))
             continue
         last = bars.iloc[-1]
-        bar = BarView(bars.index[-1].to_pydatetime(), to_price(last["low"]), to_price(last["high"]), to_price(last["close"]))
-        views.append(_SymbolView(symbol, bar, latest_signal(market, symbol, config.timeframe, bars, params, config.signal_mode)))
+        bar = BarView(
+            bars.index[-1].to_pydatetime(), to_price(last["low"]), to_price(last["high"]), to_price(last["close"])
+        )
+        views.append(
+            _SymbolView(symbol, bar, latest_signal(market, symbol, config.timeframe, bars, params, config.signal_mode))
+        )
 
     account = _account(bot, config, positions, {v.symbol: v.bar.close for v in views}, now, pending)
     may_enter = bot.status == Bot.Status.RUNNING
@@ -174,7 +190,9 @@ def _trade(bot: Bot, config: BotConfig, market, broker, now: datetime, pending: 
     traded = False
     for view in views:
         if view.symbol in busy:
-            decisions.append(Decision(view.symbol, "skip", 0, "an order for this symbol is still pending", view.bar.close))
+            decisions.append(
+                Decision(view.symbol, "skip", 0, "an order for this symbol is still pending", view.bar.close)
+            )
             continue
         position = positions.get(view.symbol)
         decision = decide(
@@ -196,7 +214,9 @@ def _trade(bot: Bot, config: BotConfig, market, broker, now: datetime, pending: 
                 symbol=view.symbol,
                 side=decision.action,
                 quantity=decision.quantity,
-                client_order_id=client_order_id(bot_id=bot.pk, symbol=view.symbol, side=decision.action, bar_time=view.bar.time),
+                client_order_id=client_order_id(
+                    bot_id=bot.pk, symbol=view.symbol, side=decision.action, bar_time=view.bar.time
+                ),
                 bar_time=view.bar.time,
                 reason=decision.reason,
                 snapshot=decision.snapshot,
@@ -217,24 +237,36 @@ def _trade(bot: Bot, config: BotConfig, market, broker, now: datetime, pending: 
 def _holding(position: Position | None) -> Holding | None:
     if position is None:
         return None
-    return Holding(position.symbol, position.quantity, position.entry_price, position.stop_loss_price, position.take_profit_price)
+    return Holding(
+        position.symbol, position.quantity, position.entry_price, position.stop_loss_price, position.take_profit_price
+    )
 
 
 def _account(
-    bot: Bot, config: BotConfig, positions: dict[str, Position], marks: dict[str, Decimal], now: datetime, pending: list[Trade]
+    bot: Bot,
+    config: BotConfig,
+    positions: dict[str, Position],
+    marks: dict[str, Decimal],
+    now: datetime,
+    pending: list[Trade],
 ) -> Account:
     """The bot's money from the database. A buy still pending at the broker holds its cash and its
     position slot (estimated at its decision price), so no later order can spend them twice."""
     today = trading_day_start(now)
     filled_sells = Q(type=Trade.Type.SELL, status=Trade.Status.FILLED)
-    entries_today = Q(type=Trade.Type.BUY, timestamp__gte=today) & ~Q(status__in=[Trade.Status.FAILED, Trade.Status.CANCELLED])
+    entries_today = Q(type=Trade.Type.BUY, timestamp__gte=today) & ~Q(
+        status__in=[Trade.Status.FAILED, Trade.Status.CANCELLED]
+    )
     totals = Trade.objects.filter(bot=bot).aggregate(
         realized=Sum("profit_loss", filter=filled_sells),
         realized_today=Sum("profit_loss", filter=filled_sells & Q(filled_at__gte=today)),
         entries=Count("id", filter=entries_today),
     )
     unrealized = sum(
-        ((marks.get(s, p.current_price) - p.entry_price) * p.quantity - p.entry_commission for s, p in positions.items()),
+        (
+            (marks.get(s, p.current_price) - p.entry_price) * p.quantity - p.entry_commission
+            for s, p in positions.items()
+        ),
         Decimal(0),
     )
     pending_buys = [t for t in pending if t.type == Trade.Type.BUY]

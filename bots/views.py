@@ -27,7 +27,10 @@ CHART_BARS = 120
 NEW_BOT_EXAMPLE = {
     "capital": 10000,
     "symbols": ["AAPL", "MSFT"],
-    "indicators": {"RSI": {"period": 14, "oversold": 30, "overbought": 70}, "MACD": {"fast": 12, "slow": 26, "signal": 9}},
+    "indicators": {
+        "RSI": {"period": 14, "oversold": 30, "overbought": 70},
+        "MACD": {"fast": 12, "slow": 26, "signal": 9},
+    },
     "risk_management": {"stop_loss": 0.02, "take_profit": 0.05, "max_position_size": 0.1, "max_daily_loss": 0.05},
 }
 
@@ -88,7 +91,11 @@ def bot_detail(request: HttpRequest, pk: int) -> HttpResponse:
 def bot_chart(request: HttpRequest, pk: int) -> HttpResponse:
     """Recent closes per symbol with the bot's fills marked; loaded after the page, as it asks the feed."""
     bot = _bot_for_user(request, pk)
-    fills = list(bot.trades.filter(status=Trade.Status.FILLED, bar_time__isnull=False).values("symbol", "type", "bar_time", "price"))
+    fills = list(
+        bot.trades.filter(status=Trade.Status.FILLED, bar_time__isnull=False).values(
+            "symbol", "type", "bar_time", "price"
+        )
+    )
     charts = []
     for symbol in bot.symbols:
         try:
@@ -170,5 +177,8 @@ def bot_action(request: HttpRequest, pk: int, action: str) -> HttpResponse:
 def _piece(request: HttpRequest, bot: Bot) -> str:
     """The partial of the piece of page showing `bot` that an HTMX request targets: the status panel or
     the tick record on its page, or its row in a list."""
-    pieces = {f"bot-panel-{bot.pk}": "bots/bot_detail.html#status_panel", f"bot-{bot.pk}-ticks": "bots/bot_detail.html#tick_record"}
+    pieces = {
+        f"bot-panel-{bot.pk}": "bots/bot_detail.html#status_panel",
+        f"bot-{bot.pk}-ticks": "bots/bot_detail.html#tick_record",
+    }
     return pieces.get(request.htmx.target, "bots/bot_list.html#bot_row")

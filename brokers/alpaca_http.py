@@ -7,7 +7,6 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import TypeVar
 
 import requests
 from alpaca.common.exceptions import APIError
@@ -19,7 +18,6 @@ from brokers.endpoints import EndpointRefused, EndpointUnresolved, check_endpoin
 from tradebot.errors import BrokerAccountUnusable
 
 log = logging.getLogger(__name__)
-T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -98,7 +96,7 @@ def api_code(error: APIError) -> int | None:
         return None
 
 
-def with_retries(action: Callable[[], T], policy: RetryPolicy, what: str) -> T:
+def with_retries[T](action: Callable[[], T], policy: RetryPolicy, what: str) -> T:
     """Run `action`, retrying transient failures; BrokerUnavailable once the attempts are used up.
     Other errors propagate untouched for the caller to classify."""
     attempt = 1
@@ -110,8 +108,9 @@ def with_retries(action: Callable[[], T], policy: RetryPolicy, what: str) -> T:
                 raise
             if attempt >= policy.attempts:
                 raise BrokerUnavailable(f"Alpaca {what} failed after {attempt} attempts: {describe(error)}") from error
-            log.warning("Alpaca %s failed (attempt %d of %d), retrying: %s", what, attempt, policy.attempts,
-                        describe(error))
+            log.warning(
+                "Alpaca %s failed (attempt %d of %d), retrying: %s", what, attempt, policy.attempts, describe(error)
+            )
             time.sleep(policy.delay(attempt - 1))
             attempt += 1
 

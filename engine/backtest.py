@@ -523,7 +523,7 @@ class _Run:
             changes[b][1].append(quantity)
         equity = float(self.capital) + np.cumsum(cash_change)
         exposed = np.zeros(clock.size, dtype=bool)
-        for book, (times, quantities) in zip(self.books, changes):
+        for book, (times, quantities) in zip(self.books, changes, strict=True):
             held = np.zeros(clock.size)
             np.add.at(held, times, quantities)
             np.cumsum(held, out=held)

@@ -46,6 +46,7 @@ EXAMPLE_CONFIG = {
 SYMBOL_RE = re.compile(r"^[A-Z][A-Z0-9.\-]{0,9}$")
 SIGNAL_MODES = ("all", "any", "majority")
 
+
 def _no_nul(value: str) -> str:
     # PostgreSQL cannot store NUL in text, and refuses to compare with it: a field error, not a crash.
     if "\x00" in value:
@@ -149,7 +150,10 @@ class BotConfig(BaseModel):
 
 def config_errors(exc: ValidationError) -> list[dict]:
     """Flatten a ValidationError into [{"field": "indicators.MACD.slow", "message": "..."}]."""
-    return [{"field": ".".join(str(part) for part in err["loc"]) or "__all__", "message": _message(err)} for err in exc.errors()]
+    return [
+        {"field": ".".join(str(part) for part in err["loc"]) or "__all__", "message": _message(err)}
+        for err in exc.errors()
+    ]
 
 
 def _message(error: dict) -> str:

@@ -147,7 +147,9 @@ def _cross(fast: pd.Series, slow: pd.Series, scale: pd.Series | None = None) -> 
     """BUY where fast crosses above slow on this bar, SELL where it crosses below."""
     side = _side(fast, slow, scale)
     prev = side.shift(1)
-    out = pd.Series(np.select([(prev <= 0) & (side > 0), (prev >= 0) & (side < 0)], [BUY, SELL], NONE), index=side.index)
+    out = pd.Series(
+        np.select([(prev <= 0) & (side > 0), (prev >= 0) & (side < 0)], [BUY, SELL], NONE), index=side.index
+    )
     return out.where(side.notna() & prev.notna())
 
 
@@ -252,7 +254,10 @@ def _obv(bars, p: PeriodParams) -> Series:
 
 
 def _volume_sma(bars, p: VolumeSMAParams) -> Series:
-    return {"volume": bars["volume"].astype(float), "volume_sma": _col(ta.sma(bars["volume"].astype(float), length=p.period), bars)}
+    return {
+        "volume": bars["volume"].astype(float),
+        "volume_sma": _col(ta.sma(bars["volume"].astype(float), length=p.period), bars),
+    }
 
 
 def _volume_confirms(values: Series, bars, p: VolumeSMAParams) -> pd.Series:

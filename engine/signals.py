@@ -35,7 +35,11 @@ class Evaluation:
         microseconds a call, and a decision reads a score of values)."""
         return _Columns(
             close=self.bars["close"].to_numpy(dtype=float),
-            values=[(f"{name}.{key}", v.to_numpy(dtype=float)) for name, series in self.values.items() for key, v in series.items()],
+            values=[
+                (f"{name}.{key}", v.to_numpy(dtype=float))
+                for name, series in self.values.items()
+                for key, v in series.items()
+            ],
             votes=[(name, v.to_numpy(dtype=float)) for name, v in {**self.votes, **self.confirmations}.items()],
         )
 
@@ -66,7 +70,9 @@ def combine(count: np.ndarray, voters: int, mode: str) -> np.ndarray:
     raise ValueError(f"unknown signal mode {mode!r}")
 
 
-def evaluate(bars: pd.DataFrame, indicators: dict[str, Params], mode: str, compute: Computer | None = None) -> Evaluation:
+def evaluate(
+    bars: pd.DataFrame, indicators: dict[str, Params], mode: str, compute: Computer | None = None
+) -> Evaluation:
     compute = compute or direct_computer(bars)
     votes, confirmations, values = {}, {}, {}
     for name, params in indicators.items():
@@ -75,7 +81,9 @@ def evaluate(bars: pd.DataFrame, indicators: dict[str, Params], mode: str, compu
 
     n = len(bars)
     vote_matrix = np.vstack([s.to_numpy(dtype=float) for s in votes.values()]) if votes else np.empty((0, n))
-    gate_matrix = np.vstack([s.to_numpy(dtype=float) for s in confirmations.values()]) if confirmations else np.ones((0, n))
+    gate_matrix = (
+        np.vstack([s.to_numpy(dtype=float) for s in confirmations.values()]) if confirmations else np.ones((0, n))
+    )
     # A bar decides nothing until every indicator can be computed on it (no votes from warm-up NaNs),
     # except that a confirmation still warming up holds back entries only: it never gates an exit.
     voted = ~np.isnan(vote_matrix).any(axis=0)

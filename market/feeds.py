@@ -22,7 +22,9 @@ class PreferStored:
     def _source(self, symbol: str, timeframe: str) -> MarketData:
         return self.stored if has_bars(symbol, timeframe) else self.live
 
-    def bars(self, symbol: str, timeframe: str, *, end: datetime, start: datetime | None = None, limit: int | None = None) -> pd.DataFrame:
+    def bars(
+        self, symbol: str, timeframe: str, *, end: datetime, start: datetime | None = None, limit: int | None = None
+    ) -> pd.DataFrame:
         return self._source(symbol, timeframe).bars(symbol, timeframe, end=end, start=start, limit=limit)
 
     def latest_price(self, symbol: str, *, at: datetime) -> Decimal:

@@ -46,7 +46,11 @@ def market_snapshot(
         timeframe=timeframe,
         price=market.latest_price(symbol, at=now),
         bars=[
-            {"time": t.to_pydatetime(), **{k: to_price(row[k]) for k in ("open", "high", "low", "close")}, "volume": row["volume"]}
+            {
+                "time": t.to_pydatetime(),
+                **{k: to_price(row[k]) for k in ("open", "high", "low", "close")},
+                "volume": row["volume"],
+            }
             for t, row in shown.iterrows()
         ],
         indicators={

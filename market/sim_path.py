@@ -198,7 +198,7 @@ def _log_path(model: SymbolModel, first: int, last: int, clock: _Clock) -> np.nd
     deviation = np.repeat(scales, [len(level) for level in mids]) * volatility
     deviation *= _normal(_hash(model.keys["path"], np.concatenate(mids)))
     used = 0
-    for (_, lo, count), (_, next_lo, next_count) in zip(levels, levels[1:] + [(1, first, last - first)]):
+    for (_, lo, count), (_, next_lo, next_count) in zip(levels, levels[1:] + [(1, first, last - first)], strict=True):
         grid = np.empty(2 * count + 1)
         grid[0::2] = values
         grid[1::2] = (values[:-1] + values[1:]) * 0.5 + deviation[used : used + count]

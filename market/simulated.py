@@ -73,7 +73,7 @@ def _first_index_from(timeframe: str, start: datetime) -> int:
 
 def _frame(rows: np.ndarray) -> pd.DataFrame:
     index = pd.DatetimeIndex((rows[0].astype(np.int64) * 60).astype("datetime64[s]"), tz="UTC", name="time")
-    return pd.DataFrame(dict(zip(BAR_COLUMNS, rows[1:])), index=index)
+    return pd.DataFrame(dict(zip(BAR_COLUMNS, rows[1:], strict=True)), index=index)
 
 
 class SimulatedMarket:

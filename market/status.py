@@ -24,6 +24,11 @@ def market_status_publish() -> MarketStatus:
     if previous is not None and previous != status.is_open:
         publish(
             "market_status_changed",
-            {"is_open": status.is_open, "next_open": status.next_open, "next_close": status.next_close, "source": status.source},
+            {
+                "is_open": status.is_open,
+                "next_open": status.next_open,
+                "next_close": status.next_close,
+                "source": status.source,
+            },
         )
     return status

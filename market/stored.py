@@ -33,9 +33,9 @@ class StoredBars:
             rows = list(closed.order_by("-time").values_list(*fields)[:limit])[::-1]
         if not rows:
             return empty_bars()
-        times, *columns = zip(*rows)
+        times, *columns = zip(*rows, strict=True)
         index = pd.DatetimeIndex(times, name="time").tz_convert("UTC").as_unit("s")
-        floats = {name: [float(value) for value in values] for name, values in zip(BAR_COLUMNS, columns)}
+        floats = {name: [float(value) for value in values] for name, values in zip(BAR_COLUMNS, columns, strict=True)}
         return pd.DataFrame(floats, index=index)
 
     def latest_price(self, symbol: str, *, at: datetime) -> Decimal:

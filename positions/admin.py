@@ -22,7 +22,15 @@ class PositionAdmin(ReadOnlyAdmin, OwnedAdmin):
     """Positions change only by fills; the admin reads them and can close open ones through the service."""
 
     list_display = [
-        "bot_name", "symbol", "quantity", "entry_price", "current_price", "unrealized_pnl", "realized_pnl", "is_open", "opened_at",
+        "bot_name",
+        "symbol",
+        "quantity",
+        "entry_price",
+        "current_price",
+        "unrealized_pnl",
+        "realized_pnl",
+        "is_open",
+        "opened_at",
     ]
     list_filter = [("bot", admin.RelatedOnlyFieldListFilter), "symbol", "is_open"]
     search_fields = ["symbol", "bot_name"]

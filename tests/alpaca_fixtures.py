@@ -19,7 +19,9 @@ def alpaca_stub():
 def alpaca_account(alpaca_stub, db):
     """A paper Alpaca BrokerAccount whose trading and data URLs point at the stub."""
     account = BrokerAccountFactory(
-        kind="alpaca", base_url=alpaca_stub.url, data_url=alpaca_stub.url,
+        kind="alpaca",
+        base_url=alpaca_stub.url,
+        data_url=alpaca_stub.url,
         owner__password=None,  # an unusable password skips the slow hashing
     )
     account.set_credentials(alpaca_stub.api_key, alpaca_stub.secret_key)

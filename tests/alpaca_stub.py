@@ -20,8 +20,19 @@ from zoneinfo import ZoneInfo
 
 NEW_YORK = ZoneInfo("America/New_York")
 OPEN_STATUSES = {
-    "new", "partially_filled", "accepted", "pending_new", "pending_cancel", "pending_replace",
-    "accepted_for_bidding", "held", "stopped", "pending_review", "done_for_day", "calculated", "suspended",
+    "new",
+    "partially_filled",
+    "accepted",
+    "pending_new",
+    "pending_cancel",
+    "pending_replace",
+    "accepted_for_bidding",
+    "held",
+    "stopped",
+    "pending_review",
+    "done_for_day",
+    "calculated",
+    "suspended",
 }
 TIMEFRAME_PATTERN = re.compile(r"^(\d+)(Min|Hour|Day|Week|Month)$")
 MAX_PAGE_SIZE = 10_000
@@ -144,14 +155,26 @@ class AlpacaStub:
         only requests for that data feed get them; otherwise every feed does."""
         with self._lock:
             self._bars[(symbol, timeframe, feed)] = sorted(
-                ({"_time": moment.astimezone(UTC), "t": wire_time(moment), "o": float(o), "h": float(h),
-                  "l": float(lo), "c": float(c), "v": float(v), "n": 1, "vw": float((h + lo + c) / 3)}
-                 for moment, o, h, lo, c, v in bars),
+                (
+                    {
+                        "_time": moment.astimezone(UTC),
+                        "t": wire_time(moment),
+                        "o": float(o),
+                        "h": float(h),
+                        "l": float(lo),
+                        "c": float(c),
+                        "v": float(v),
+                        "n": 1,
+                        "vw": float((h + lo + c) / 3),
+                    }
+                    for moment, o, h, lo, c, v in bars
+                ),
                 key=lambda bar: bar["_time"],
             )
 
-    def set_clock(self, *, is_open: bool, next_open: datetime, next_close: datetime,
-                  timestamp: datetime | None = None) -> None:
+    def set_clock(
+        self, *, is_open: bool, next_open: datetime, next_close: datetime, timestamp: datetime | None = None
+    ) -> None:
         with self._lock:
             self._clock = {"is_open": is_open, "next_open": next_open, "next_close": next_close, "timestamp": timestamp}
 
@@ -171,8 +194,16 @@ class AlpacaStub:
         with self._lock:
             self._positions[symbol] = {"qty": Decimal(str(qty)), "avg_entry_price": Decimal(str(avg_entry_price))}
 
-    def fail_next(self, path_prefix: str, status: int | None = 503, *, times: int = 1, delay: float = 0.0,
-                  method: str | None = None, body: str | None = None) -> None:
+    def fail_next(
+        self,
+        path_prefix: str,
+        status: int | None = 503,
+        *,
+        times: int = 1,
+        delay: float = 0.0,
+        method: str | None = None,
+        body: str | None = None,
+    ) -> None:
         """The next `times` requests whose path starts with `path_prefix` (and of `method`, if given)
         wait `delay` seconds, then answer `status` without acting. With `status=None` the request is
         handled normally and only its response is delayed, like a broker that acted but answered late."""
@@ -261,15 +292,26 @@ class AlpacaStub:
     # --- trading API ---------------------------------------------------------------------------
 
     def _get_account(self, **_) -> tuple[int, dict]:
-        long_value = sum((p["qty"] * self._prices.get(s, p["avg_entry_price"]) for s, p in self._positions.items()),
-                         Decimal(0))
+        long_value = sum(
+            (p["qty"] * self._prices.get(s, p["avg_entry_price"]) for s, p in self._positions.items()), Decimal(0)
+        )
         equity = self._cash + long_value
         return 200, {
-            "id": self._account_id, "account_number": "PA1234567", "status": "ACTIVE", "currency": "USD",
-            "buying_power": wire_number(self._buying_power), "cash": wire_number(self._cash),
-            "portfolio_value": wire_number(equity), "equity": wire_number(equity),
-            "long_market_value": wire_number(long_value), "short_market_value": "0", "multiplier": "2",
-            "pattern_day_trader": False, "trading_blocked": False, "account_blocked": False, "daytrade_count": 0,
+            "id": self._account_id,
+            "account_number": "PA1234567",
+            "status": "ACTIVE",
+            "currency": "USD",
+            "buying_power": wire_number(self._buying_power),
+            "cash": wire_number(self._cash),
+            "portfolio_value": wire_number(equity),
+            "equity": wire_number(equity),
+            "long_market_value": wire_number(long_value),
+            "short_market_value": "0",
+            "multiplier": "2",
+            "pattern_day_trader": False,
+            "trading_blocked": False,
+            "account_blocked": False,
+            "daytrade_count": 0,
         }
 
     def _post_order(self, body: dict, **_) -> tuple[int, dict]:
@@ -282,9 +324,11 @@ class AlpacaStub:
             raise ApiError(403, 40310000, "insufficient buying power")
         held = self._positions.get(symbol, {}).get("qty", Decimal(0))
         if order["side"] == "sell" and qty > held:
-            raise ApiError(403, 40310000,
-                           f"insufficient qty available for order (requested: {wire_number(qty)}, "
-                           f"available: {wire_number(held)})")
+            raise ApiError(
+                403,
+                40310000,
+                f"insufficient qty available for order (requested: {wire_number(qty)}, available: {wire_number(held)})",
+            )
         self._orders[order["id"]] = order
         if order["type"] == "market" and not self.accept_without_fill:
             self._fill(order, price)
@@ -308,23 +352,43 @@ class AlpacaStub:
             raise ApiError(422, 40010001, "client_order_id must be at most 128 characters")
         now = wire_time(datetime.now(UTC))
         return {
-            "id": str(uuid.uuid4()), "client_order_id": client_order_id,
-            "created_at": now, "updated_at": now, "submitted_at": now,
-            "filled_at": None, "expired_at": None, "canceled_at": None, "failed_at": None,
-            "asset_id": str(uuid.uuid5(uuid.NAMESPACE_DNS, symbol)), "symbol": symbol, "asset_class": "us_equity",
-            "notional": None, "qty": wire_number(Decimal(str(qty))), "filled_qty": "0", "filled_avg_price": None,
-            "order_class": "", "order_type": order_type, "type": order_type, "side": side,
+            "id": str(uuid.uuid4()),
+            "client_order_id": client_order_id,
+            "created_at": now,
+            "updated_at": now,
+            "submitted_at": now,
+            "filled_at": None,
+            "expired_at": None,
+            "canceled_at": None,
+            "failed_at": None,
+            "asset_id": str(uuid.uuid5(uuid.NAMESPACE_DNS, symbol)),
+            "symbol": symbol,
+            "asset_class": "us_equity",
+            "notional": None,
+            "qty": wire_number(Decimal(str(qty))),
+            "filled_qty": "0",
+            "filled_avg_price": None,
+            "order_class": "",
+            "order_type": order_type,
+            "type": order_type,
+            "side": side,
             "time_in_force": body["time_in_force"],
             "limit_price": None if body.get("limit_price") is None else wire_number(Decimal(str(body["limit_price"]))),
-            "stop_price": None, "status": "accepted", "extended_hours": bool(body.get("extended_hours", False)),
-            "legs": None, "trail_percent": None, "trail_price": None, "hwm": None,
+            "stop_price": None,
+            "status": "accepted",
+            "extended_hours": bool(body.get("extended_hours", False)),
+            "legs": None,
+            "trail_percent": None,
+            "trail_price": None,
+            "hwm": None,
         }
 
     def _fill(self, order: dict, price: Decimal) -> None:
         qty, symbol = Decimal(order["qty"]), order["symbol"]
         now = wire_time(datetime.now(UTC))
-        order.update(status="filled", filled_qty=order["qty"], filled_avg_price=wire_number(price),
-                     filled_at=now, updated_at=now)
+        order.update(
+            status="filled", filled_qty=order["qty"], filled_avg_price=wire_number(price), filled_at=now, updated_at=now
+        )
         position = self._positions.setdefault(symbol, {"qty": Decimal(0), "avg_entry_price": price})
         if order["side"] == "buy":
             total = position["qty"] + qty
@@ -342,8 +406,9 @@ class AlpacaStub:
     def _list_orders(self, query: dict, **_) -> tuple[int, list]:
         status = query.get("status", "open")
         limit = min(int(query.get("limit", 50)), 500)
-        orders = [o for o in self._orders.values()
-                  if status == "all" or (o["status"] in OPEN_STATUSES) == (status == "open")]
+        orders = [
+            o for o in self._orders.values() if status == "all" or (o["status"] in OPEN_STATUSES) == (status == "open")
+        ]
         if "symbols" in query:
             orders = [o for o in orders if o["symbol"] in query["symbols"].split(",")]
         if "side" in query:
@@ -389,12 +454,21 @@ class AlpacaStub:
         qty, entry = position["qty"], position["avg_entry_price"]
         price = self._prices.get(symbol, entry)
         return {
-            "asset_id": str(uuid.uuid5(uuid.NAMESPACE_DNS, symbol)), "symbol": symbol, "exchange": "NASDAQ",
-            "asset_class": "us_equity", "asset_marginable": True, "qty": wire_number(qty),
-            "qty_available": wire_number(qty), "avg_entry_price": wire_number(entry), "side": "long",
-            "market_value": wire_number(qty * price), "cost_basis": wire_number(qty * entry),
-            "unrealized_pl": wire_number(qty * (price - entry)), "current_price": wire_number(price),
-            "lastday_price": wire_number(price), "change_today": "0",
+            "asset_id": str(uuid.uuid5(uuid.NAMESPACE_DNS, symbol)),
+            "symbol": symbol,
+            "exchange": "NASDAQ",
+            "asset_class": "us_equity",
+            "asset_marginable": True,
+            "qty": wire_number(qty),
+            "qty_available": wire_number(qty),
+            "avg_entry_price": wire_number(entry),
+            "side": "long",
+            "market_value": wire_number(qty * price),
+            "cost_basis": wire_number(qty * entry),
+            "unrealized_pl": wire_number(qty * (price - entry)),
+            "current_price": wire_number(price),
+            "lastday_price": wire_number(price),
+            "change_today": "0",
         }
 
     def _get_clock(self, **_) -> tuple[int, dict]:
@@ -435,13 +509,14 @@ class AlpacaStub:
         descending = query.get("sort", "asc") == "desc"
         matching = []
         for symbol in sorted(query.get("symbols", "").split(",")):
-            loaded = self._bars.get((symbol, timeframe, query.get("feed"))) or self._bars.get((symbol, timeframe, None), [])
-            bars = [b for b in loaded
-                    if (start is None or b["_time"] >= start) and (end is None or b["_time"] <= end)]
+            loaded = self._bars.get((symbol, timeframe, query.get("feed"))) or self._bars.get(
+                (symbol, timeframe, None), []
+            )
+            bars = [b for b in loaded if (start is None or b["_time"] >= start) and (end is None or b["_time"] <= end)]
             matching.extend((symbol, bar) for bar in (reversed(bars) if descending else bars))
         offset = int(base64.b64decode(query["page_token"])) if query.get("page_token") else 0
         page_size = min(int(query.get("limit") or DEFAULT_PAGE_SIZE), MAX_PAGE_SIZE, self.bars_page_size)
-        page = matching[offset:offset + page_size]
+        page = matching[offset : offset + page_size]
         envelope: dict[str, list] = {}
         for symbol, bar in page:
             envelope.setdefault(symbol, []).append({k: v for k, v in bar.items() if k != "_time"})
@@ -451,9 +526,11 @@ class AlpacaStub:
 
     def _get_latest_trades(self, query: dict, **_) -> tuple[int, dict]:
         now = wire_time(datetime.now(UTC))
-        trades = {symbol: {"t": now, "x": "V", "p": float(self._prices[symbol]), "s": 100, "c": ["@"],
-                           "i": 1, "z": "C"}
-                  for symbol in query.get("symbols", "").split(",") if symbol in self._prices}
+        trades = {
+            symbol: {"t": now, "x": "V", "p": float(self._prices[symbol]), "s": 100, "c": ["@"], "i": 1, "z": "C"}
+            for symbol in query.get("symbols", "").split(",")
+            if symbol in self._prices
+        }
         return 200, {"trades": trades}
 
 

@@ -22,17 +22,38 @@ def test_database_url() -> str:
 def running_worker(log: Path, **env: str):
     """Start `celery worker` on a queue of its own (no other worker takes its tasks); yields the queue."""
     queue = f"test-{uuid.uuid4().hex}"
-    environment = os.environ | {
-        "CELERY_TASK_ALWAYS_EAGER": "0",
-        "DATABASE_URL": test_database_url(),
-        # The Alpaca stand-ins listen on the loopback (tests.alpaca_fixtures lists it in this process).
-        "TRADEBOT_ALPACA_ALLOWED_HOSTS": "127.0.0.1",
-    } | env
+    environment = (
+        os.environ
+        | {
+            "CELERY_TASK_ALWAYS_EAGER": "0",
+            "DATABASE_URL": test_database_url(),
+            # The Alpaca stand-ins listen on the loopback (tests.alpaca_fixtures lists it in this process).
+            "TRADEBOT_ALPACA_ALLOWED_HOSTS": "127.0.0.1",
+        }
+        | env
+    )
     with log.open("w") as out:
         worker = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "tradebot", "worker", "--pool", "solo", "--queues", queue,
-             "--without-mingle", "--without-gossip", "--loglevel", "INFO"],
-            cwd=settings.BASE_DIR, env=environment, stdout=out, stderr=subprocess.STDOUT,
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "tradebot",
+                "worker",
+                "--pool",
+                "solo",
+                "--queues",
+                queue,
+                "--without-mingle",
+                "--without-gossip",
+                "--loglevel",
+                "INFO",
+            ],
+            cwd=settings.BASE_DIR,
+            env=environment,
+            stdout=out,
+            stderr=subprocess.STDOUT,
         )
     try:
         yield worker, queue

@@ -45,12 +45,22 @@ def test_a_market_order_is_sent_as_alpaca_expects_and_its_fill_is_parsed(broker,
     result = broker.submit_order(buy())
 
     [sent] = stub.requests_to("/v2/orders", "POST")
-    assert sent.body == {"symbol": "AAPL", "qty": 10.0, "side": "buy", "type": "market", "time_in_force": "day",
-                         "client_order_id": "tb-1-AAPL-buy-202401021430"}
+    assert sent.body == {
+        "symbol": "AAPL",
+        "qty": 10.0,
+        "side": "buy",
+        "type": "market",
+        "time_in_force": "day",
+        "client_order_id": "tb-1-AAPL-buy-202401021430",
+    }
     assert (sent.headers["apca-api-key-id"], sent.headers["apca-api-secret-key"]) == ("key", "secret")
     assert UUID(result.order_id)
     assert (result.client_order_id, result.symbol, result.side, result.quantity) == (
-        "tb-1-AAPL-buy-202401021430", "AAPL", "buy", 10)
+        "tb-1-AAPL-buy-202401021430",
+        "AAPL",
+        "buy",
+        10,
+    )
     assert (result.status, result.filled_quantity, result.filled_price) == ("filled", 10, Decimal("187.25"))
     assert result.filled_at.tzinfo == UTC
 
@@ -71,7 +81,8 @@ def test_a_second_submission_with_the_same_client_order_id_returns_the_first_ord
     assert len(stub.orders) == 1
     assert len(stub.requests_to("/v2/orders", "POST")) == 2
     assert [r.query for r in stub.requests_to("/v2/orders:by_client_order_id")] == [
-        {"client_order_id": "tb-1-AAPL-buy-202401021430"}]
+        {"client_order_id": "tb-1-AAPL-buy-202401021430"}
+    ]
 
 
 def test_a_submission_whose_answer_was_lost_is_retried_without_placing_a_second_order(broker, stub):
@@ -196,17 +207,25 @@ def test_an_order_alpaca_never_received_is_none(broker, stub):
         ("expired", "3", "filled", 3, "Alpaca order expired after filling 3 of 10"),
     ],
 )
-def test_alpaca_order_statuses_map_onto_ours(broker, stub, alpaca_status, filled_qty, expected_status,
-                                             expected_filled, expected_message):
+def test_alpaca_order_statuses_map_onto_ours(
+    broker, stub, alpaca_status, filled_qty, expected_status, expected_filled, expected_message
+):
     stub.accept_without_fill = True
     broker.submit_order(buy())
-    stub.update_order("tb-1-AAPL-buy-202401021430", status=alpaca_status, filled_qty=filled_qty,
-                      filled_avg_price="187.1" if filled_qty != "0" else None)
+    stub.update_order(
+        "tb-1-AAPL-buy-202401021430",
+        status=alpaca_status,
+        filled_qty=filled_qty,
+        filled_avg_price="187.1" if filled_qty != "0" else None,
+    )
 
     result = broker.get_order("tb-1-AAPL-buy-202401021430")
 
     assert (result.status, result.filled_quantity, result.message) == (
-        expected_status, expected_filled, expected_message)
+        expected_status,
+        expected_filled,
+        expected_message,
+    )
     assert result.filled_price == (Decimal("187.1") if expected_filled else None)
 
 
@@ -252,14 +271,18 @@ def test_the_account_is_parsed_into_decimals(broker, stub):
     stub.set_account(cash="25000.55", buying_power="50001.10")
 
     assert broker.account() == AccountInfo(
-        cash=Decimal("25000.55"), buying_power=Decimal("50001.1"), equity=Decimal("25000.55"), status="ACTIVE")
+        cash=Decimal("25000.55"), buying_power=Decimal("50001.1"), equity=Decimal("25000.55"), status="ACTIVE"
+    )
 
 
 def test_the_clock_comes_back_in_utc(broker, stub):
     new_york = ZoneInfo("America/New_York")
-    stub.set_clock(is_open=False, timestamp=datetime(2024, 1, 2, 17, 0, tzinfo=new_york),
-                   next_open=datetime(2024, 1, 3, 9, 30, tzinfo=new_york),
-                   next_close=datetime(2024, 1, 3, 16, 0, tzinfo=new_york))
+    stub.set_clock(
+        is_open=False,
+        timestamp=datetime(2024, 1, 2, 17, 0, tzinfo=new_york),
+        next_open=datetime(2024, 1, 3, 9, 30, tzinfo=new_york),
+        next_close=datetime(2024, 1, 3, 16, 0, tzinfo=new_york),
+    )
 
     clock = broker.clock()
 

@@ -25,8 +25,9 @@ def test_a_missing_position_is_alpacas_404(alpaca_stub):
 
 
 def test_no_bars_is_an_empty_object_never_null(alpaca_stub):
-    response = requests.get(f"{alpaca_stub.url}/v2/stocks/bars", params={"symbols": "AAPL", "timeframe": "1Min"},
-                            headers=AUTH, timeout=5)
+    response = requests.get(
+        f"{alpaca_stub.url}/v2/stocks/bars", params={"symbols": "AAPL", "timeframe": "1Min"}, headers=AUTH, timeout=5
+    )
 
     assert response.json() == {"bars": {}, "next_page_token": None}
 
@@ -48,8 +49,9 @@ def test_open_and_closed_orders_are_listed_apart(alpaca_stub):
 
 
 def test_the_calendar_gives_hh_mm_sessions_for_weekdays(alpaca_stub):
-    response = requests.get(f"{alpaca_stub.url}/v2/calendar", params={"start": "2024-01-05", "end": "2024-01-08"},
-                            headers=AUTH, timeout=5)
+    response = requests.get(
+        f"{alpaca_stub.url}/v2/calendar", params={"start": "2024-01-05", "end": "2024-01-08"}, headers=AUTH, timeout=5
+    )
 
     assert response.json() == [
         {"date": "2024-01-05", "open": "09:30", "close": "16:00"},

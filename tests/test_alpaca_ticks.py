@@ -35,7 +35,16 @@ def falling_bars(start: datetime = START) -> list[tuple]:
     closes = [100.0] * 20 + [100.0 - 0.5 * i for i in range(1, 41)]
     rows, previous = [], closes[0]
     for index, close in enumerate(closes):
-        rows.append((start + timedelta(minutes=index), previous, max(previous, close) + 0.1, min(previous, close) - 0.1, close, 1000))
+        rows.append(
+            (
+                start + timedelta(minutes=index),
+                previous,
+                max(previous, close) + 0.1,
+                min(previous, close) - 0.1,
+                close,
+                1000,
+            )
+        )
         previous = close
     return rows
 
@@ -158,11 +167,20 @@ def test_a_close_filled_after_the_bot_was_stopped_is_recorded_by_the_settling_ta
     close = position_close(position=position)
     assert close.status == "pending"
 
-    market.update_order(close.client_order_id, status="filled", filled_qty="12", filled_avg_price="81.5",
-                        filled_at="2024-03-05T15:10:00Z")
+    market.update_order(
+        close.client_order_id,
+        status="filled",
+        filled_qty="12",
+        filled_avg_price="81.5",
+        filled_at="2024-03-05T15:10:00Z",
+    )
     assert pending_orders_settle() == 1
 
     close.refresh_from_db()
-    assert (close.status, close.price, close.profit_loss) == ("filled", Decimal("81.5"), Decimal("18"))  # (81.50 - 80) x 12
+    assert (close.status, close.price, close.profit_loss) == (
+        "filled",
+        Decimal("81.5"),
+        Decimal("18"),
+    )  # (81.50 - 80) x 12
     assert not Position.objects.get(pk=position.pk).is_open
     assert len(market.orders) == 2

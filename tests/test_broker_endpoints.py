@@ -6,11 +6,11 @@ import socket
 import pytest
 from django.test import override_settings
 
-from accounts.testing import api_client
 from bots import services
 from bots.ticks import bot_tick
 from brokers import endpoints
 from brokers.endpoints import EndpointRefused, check_endpoint
+from tests.api_client import api_client
 from tests.factories import BotFactory, BrokerAccountFactory, UserFactory
 from tests.test_alpaca_ticks import AFTER_FALL, CONFIG
 

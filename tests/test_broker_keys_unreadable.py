@@ -9,11 +9,11 @@ from django.core.management import call_command
 from django.test import override_settings
 from django.urls import reverse
 
-from accounts.testing import api_client
 from bots import services
 from bots.checks import broker_keys_readable
 from bots.models import Bot
 from bots.ticks import MAX_CONSECUTIVE_FAILURES, bot_tick
+from tests.api_client import api_client
 from tests.factories import BotFactory, UserFactory
 from tests.test_alpaca_ticks import AFTER_FALL, CONFIG, START, falling_bars
 from tradebot import health
@@ -49,7 +49,9 @@ def test_the_api_answers_a_json_409_that_says_to_enter_the_keys_again(bot):
 
 def test_its_bots_hold_their_entries_and_never_fall_into_error(bot, alpaca_stub):
     with ROTATED:
-        reports = [bot_tick(bot_id=bot.pk, now=AFTER_FALL + timedelta(minutes=i)) for i in range(MAX_CONSECUTIVE_FAILURES + 1)]
+        reports = [
+            bot_tick(bot_id=bot.pk, now=AFTER_FALL + timedelta(minutes=i)) for i in range(MAX_CONSECUTIVE_FAILURES + 1)
+        ]
 
     assert {report.outcome for report in reports} == {"held"}
     assert "can no longer be decrypted" in reports[0].message and "Entries held" in reports[0].message
@@ -58,7 +60,9 @@ def test_its_bots_hold_their_entries_and_never_fall_into_error(bot, alpaca_stub)
     assert alpaca_stub.orders == []
     # The keys entered again, the bot trades on its next tick without anyone restarting it.
     with ROTATED:
-        services.broker_account_update(account=bot.broker_account, api_key=alpaca_stub.api_key, secret_key=alpaca_stub.secret_key)
+        services.broker_account_update(
+            account=bot.broker_account, api_key=alpaca_stub.api_key, secret_key=alpaca_stub.secret_key
+        )
         assert bot_tick(bot_id=bot.pk, now=AFTER_FALL).outcome == "traded"
 
 

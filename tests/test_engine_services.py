@@ -60,7 +60,9 @@ def test_a_celery_worker_buys_on_the_signal_and_sells_at_the_stop_to_the_cent(op
         wait_for(lambda: Position.objects.filter(bot=bot, is_open=True).exists(), worker, log, "the buy")
 
         # The next bar falls through the stop at 78.40; Alpaca fills the sell at 78.31.
-        stub.load_bars("TEST", "1Min", falling_bars(first) + [(first + timedelta(minutes=60), 80.0, 80.1, 78.3, 78.35, 1000)])
+        stub.load_bars(
+            "TEST", "1Min", falling_bars(first) + [(first + timedelta(minutes=60), 80.0, 80.1, 78.3, 78.35, 1000)]
+        )
         stub.set_price("TEST", "78.31")
         # Bars are cached per minute in the worker: the next tick must fall in a later minute to see the new one.
         wait_for_next_minute()
@@ -113,8 +115,15 @@ def test_the_database_lets_one_of_twenty_racing_senders_through(open_market, bot
     """Past the tick's claim, the unique client order id is what stops a second order."""
     stub, _ = open_market
     send = lambda: order_send(  # noqa: E731
-        bot=bot, broker=AlpacaBroker(bot.broker_account), symbol="TEST", side="buy", quantity=12,
-        client_order_id=f"tb-{bot.pk}-TEST-buy-race", bar_time=None, reason="race", snapshot={"close": 80.0},
+        bot=bot,
+        broker=AlpacaBroker(bot.broker_account),
+        symbol="TEST",
+        side="buy",
+        quantity=12,
+        client_order_id=f"tb-{bot.pk}-TEST-buy-race",
+        bar_time=None,
+        reason="race",
+        snapshot={"close": 80.0},
     )
 
     trades = run_concurrently(20, send)

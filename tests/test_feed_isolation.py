@@ -10,7 +10,6 @@ from django.test import override_settings
 from django.urls import reverse
 from django.utils import timezone
 
-from accounts.testing import api_client
 from bots import services
 from bots.models import TickLog
 from bots.ticks import MIN_LOOKBACK, bot_tick
@@ -19,6 +18,7 @@ from engine.indicators import REGISTRY
 from market.cache import clear_caches
 from market.models import Bar
 from tests.alpaca_stub import AlpacaStub
+from tests.api_client import api_client
 from tests.factories import BotFactory, BrokerAccountFactory
 from tests.test_alpaca_ticks import AFTER_FALL, CONFIG, START, falling_bars
 from tradebot import health
@@ -159,7 +159,9 @@ def test_bars_that_stopped_coming_are_refused_with_the_reason_and_never_traded_o
     assert alpaca_stub.orders == []
 
 
-def test_one_accounts_broken_custom_feed_is_its_own_problem_not_the_services_health(alpaca_stub, alpaca_account, client):
+def test_one_accounts_broken_custom_feed_is_its_own_problem_not_the_services_health(
+    alpaca_stub, alpaca_account, client
+):
     open_market(alpaca_stub, "TEST", falling_bars(), "80")
     alpaca_stub.fail_next("/v2/stocks/bars", 500, times=100)
     bot = services.bot_start(bot=BotFactory(config=CONFIG, owner=alpaca_account.owner, broker_account=alpaca_account))

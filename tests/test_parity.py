@@ -58,7 +58,12 @@ def test_live_ticks_replayed_bar_by_bar_make_exactly_the_backtests_trades():
         for symbol in CONFIG["symbols"]
     }
     result = run_backtest(
-        history, bot.config(), capital=Decimal(10000), slippage=Decimal("0.0005"), commission=Decimal(1), timeframe="1Min"
+        history,
+        bot.config(),
+        capital=Decimal(10000),
+        slippage=Decimal("0.0005"),
+        commission=Decimal(1),
+        timeframe="1Min",
     )
     backtest = [
         (t.symbol, t.side, t.quantity, t.price, t.bar_time, t.profit_loss)

@@ -47,7 +47,9 @@ class OwnedAdmin(admin.ModelAdmin):
             return super().delete_view(request, object_id, extra_context)
         except Conflict as exc:
             self.message_user(request, f"Not deleted: {exc}", messages.ERROR)
-            return HttpResponseRedirect(reverse(f"admin:{self.opts.app_label}_{self.opts.model_name}_change", args=[object_id]))
+            return HttpResponseRedirect(
+                reverse(f"admin:{self.opts.app_label}_{self.opts.model_name}_change", args=[object_id])
+            )
 
     def get_actions(self, request):
         # Bulk deletion would bypass the services' refusals (open positions, bots on an account).

@@ -95,9 +95,7 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 REDIS_URL = env("REDIS_URL", default="")
 if REDIS_URL:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
-    CHANNEL_LAYERS = {
-        "default": {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {"hosts": [REDIS_URL]}}
-    }
+    CHANNEL_LAYERS = {"default": {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {"hosts": [REDIS_URL]}}}
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
@@ -117,7 +115,11 @@ CELERY_BEAT_SCHEDULE = {
     "beat_heartbeat": {"task": "tradebot.tasks.beat_heartbeat", "schedule": 30.0, "options": {"expire_seconds": 30}},
     "mark_to_market": {"task": "bots.mark_to_market", "schedule": 60.0, "options": {"expire_seconds": 60}},
     "market_status": {"task": "market.market_status", "schedule": 60.0, "options": {"expire_seconds": 60}},
-    "settle_pending_orders": {"task": "bots.settle_pending_orders", "schedule": 60.0, "options": {"expire_seconds": 60}},
+    "settle_pending_orders": {
+        "task": "bots.settle_pending_orders",
+        "schedule": 60.0,
+        "options": {"expire_seconds": 60},
+    },
     # Every minute, acting only once a new session has opened: idempotent, and never misses an open.
     "daily_reset": {"task": "bots.daily_reset", "schedule": 60.0, "options": {"expire_seconds": 60}},
     "prune_tick_logs": {"task": "bots.prune_tick_logs", "schedule": 600.0, "options": {"expire_seconds": 600}},
@@ -167,7 +169,8 @@ if not TRADEBOT_ENCRYPTION_KEY:
     if not (DEBUG or TESTING):
         raise ImproperlyConfigured(
             "Set TRADEBOT_ENCRYPTION_KEY: it encrypts the broker keys at rest. Broker keys saved while it was "
-            "unset were encrypted with SECRET_KEY: keep reading them with TRADEBOT_ENCRYPTION_KEY=<new key>,<SECRET_KEY>."
+            "unset were encrypted with SECRET_KEY: keep reading them with "
+            "TRADEBOT_ENCRYPTION_KEY=<new key>,<SECRET_KEY>."
         )
     TRADEBOT_ENCRYPTION_KEY = DEVELOPMENT_ENCRYPTION_KEY
 # Hosts (or networks, 10.0.0.0/8) besides Alpaca's own that broker accounts may point at: stand-ins,

@@ -27,7 +27,11 @@ def trade_stats(request, filters: Query[TradeFilters]):
     return selectors.trade_stats(selectors.trade_list(user=request.auth, **filters.dict()))
 
 
-CSV_RESPONSE = {"responses": {200: {"description": "CSV, one row per trade", "content": {"text/csv": {"schema": {"type": "string"}}}}}}
+CSV_RESPONSE = {
+    "responses": {
+        200: {"description": "CSV, one row per trade", "content": {"text/csv": {"schema": {"type": "string"}}}}
+    }
+}
 
 
 @router.get("/trades/export", openapi_extra=CSV_RESPONSE)

@@ -69,7 +69,9 @@ class Trade(models.Model):
             models.CheckConstraint(
                 condition=Q(status__in=["pending", "filled", "cancelled", "failed"]), name="trade_status_valid"
             ),
-            models.CheckConstraint(condition=Q(type="sell") | Q(profit_loss__isnull=True), name="trade_pnl_only_on_sells"),
+            models.CheckConstraint(
+                condition=Q(type="sell") | Q(profit_loss__isnull=True), name="trade_pnl_only_on_sells"
+            ),
         ]
 
     def __str__(self) -> str:

@@ -41,8 +41,12 @@ Moment = Annotated[
 
 
 class TradeFilters(Schema):
-    start: Moment | None = Field(None, description="Placed at or after (a date means from that New York trading day's start)")
-    end: Moment | None = Field(None, description="Placed at or before (a date means to that New York trading day's end)")
+    start: Moment | None = Field(
+        None, description="Placed at or after (a date means from that New York trading day's start)"
+    )
+    end: Moment | None = Field(
+        None, description="Placed at or before (a date means to that New York trading day's end)"
+    )
     bot_id: Id | None = None
     symbol: Annotated[Text, Field(min_length=1, max_length=16)] | None = None
     type: Literal["buy", "sell"] | None = None

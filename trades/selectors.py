@@ -174,7 +174,9 @@ def _sharpe(closed: QuerySet[Trade]) -> float | None:
     """Sharpe ratio of the daily realized P&L: mean / sample standard deviation × √252 (risk-free rate 0),
     over the exchange days (New York) with at least one closed trade. The database sums each day;
     the engine's formula (the backtester's) takes it from there."""
-    days = closed.annotate(day=TruncDate("filled_at", tzinfo=EXCHANGE_TZ)).values("day").annotate(pnl=Sum("profit_loss"))
+    days = (
+        closed.annotate(day=TruncDate("filled_at", tzinfo=EXCHANGE_TZ)).values("day").annotate(pnl=Sum("profit_loss"))
+    )
     daily = np.array([float(pnl) for pnl in days.values_list("pnl", flat=True)], dtype=float)
     return stats.sharpe_ratio(daily)
 

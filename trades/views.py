@@ -17,7 +17,9 @@ class TradeFilterForm(forms.Form):
     """The page's filters, handed to the same selector as the API's and the export's."""
 
     bot = forms.ModelChoiceField(queryset=Bot.objects.none(), required=False, empty_label="All bots")
-    symbol = forms.CharField(required=False, max_length=16, widget=forms.TextInput(attrs={"size": 8, "placeholder": "AAPL"}))
+    symbol = forms.CharField(
+        required=False, max_length=16, widget=forms.TextInput(attrs={"size": 8, "placeholder": "AAPL"})
+    )
     type = forms.ChoiceField(choices=[("", "Buy and sell"), *Trade.Type.choices], required=False, label="Side")
     status = forms.ChoiceField(choices=[("", "Any status"), *Trade.Status.choices], required=False)
     since = forms.DateField(required=False, label="From", widget=forms.DateInput(attrs={"type": "date"}))
@@ -50,7 +52,11 @@ class TradeFilterForm(forms.Form):
 def trade_list(request: HttpRequest) -> HttpResponse:
     filters = TradeFilterForm(request.GET, user=request.user)
     # A bad filter is said on its field and shows no rows: never the unfiltered table instead.
-    trades = selectors.trade_list(user=request.user, **filters.selector_filters()) if filters.is_valid() else Trade.objects.none()
+    trades = (
+        selectors.trade_list(user=request.user, **filters.selector_filters())
+        if filters.is_valid()
+        else Trade.objects.none()
+    )
     page = Paginator(trades, PAGE_SIZE).get_page(request.GET.get("page"))
     query = request.GET.copy()
     query.pop("page", None)

@@ -2,8 +2,8 @@
 
 import pytest
 
-from accounts.testing import api_client
 from backtests.models import Backtest
+from tests.api_client import api_client
 from tests.factories import DESIGN_CONFIG, BotFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -30,7 +30,12 @@ def test_a_configuration_is_queued_and_runs_once_committed(client, user, django_
     assert response.status_code == 201
     body = response.json()
     assert body["status"] == "queued" and body["progress"] == 0 and body["stats"] is None
-    assert (body["name"], body["symbols"], body["capital"], body["commission"]) == ("Momentum Bot", ["AAPL"], "25000.00", "1.0000")
+    assert (body["name"], body["symbols"], body["capital"], body["commission"]) == (
+        "Momentum Bot",
+        ["AAPL"],
+        "25000.00",
+        "1.0000",
+    )
     assert Backtest.objects.get(pk=body["id"]).owner == user
 
     detail = client.get(f"/backtests/{body['id']}").json()

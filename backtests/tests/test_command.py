@@ -23,8 +23,17 @@ CONFIG = {
     "risk_management": {"max_position_size": 0.5},
 }
 STATS = (
-    "return_pct", "buy_and_hold_return_pct", "trades", "win_rate_pct", "profit_factor", "expectancy",
-    "max_drawdown_pct", "sharpe_ratio", "sortino_ratio", "exposure_time_pct", "final_equity",
+    "return_pct",
+    "buy_and_hold_return_pct",
+    "trades",
+    "win_rate_pct",
+    "profit_factor",
+    "expectancy",
+    "max_drawdown_pct",
+    "sharpe_ratio",
+    "sortino_ratio",
+    "exposure_time_pct",
+    "final_equity",
 )
 
 
@@ -59,8 +68,14 @@ def test_json_output_of_a_configuration_over_a_csv(files):
     first = result["trades"][0]
     assert set(first) == {"symbol", "side", "quantity", "price", "timestamp", "profit_loss"}
     # January 3 closes at 11, above its SMA(2): 500 // 11 = 45 shares, filled at January 4's open (10.5).
-    assert first == {"symbol": "ZIG", "side": "buy", "quantity": 45, "price": "10.5000",
-                     "timestamp": "2024-01-04T05:00:00+00:00", "profit_loss": None}
+    assert first == {
+        "symbol": "ZIG",
+        "side": "buy",
+        "quantity": 45,
+        "price": "10.5000",
+        "timestamp": "2024-01-04T05:00:00+00:00",
+        "profit_loss": None,
+    }
     sells = [trade for trade in result["trades"] if trade["side"] == "sell"]
     assert all(isinstance(trade["profit_loss"], str) for trade in sells)
     assert isinstance(result["stats"]["final_equity"], str)
@@ -72,8 +87,17 @@ def test_json_output_of_a_configuration_over_a_csv(files):
 
 @pytest.mark.django_db
 def test_text_summary_of_a_bot_over_the_simulated_market():
-    bot = BotFactory(config={**DESIGN_CONFIG, "symbols": ["AAPL", "MSFT"], "start_hour": 0, "start_minute": 0,
-                             "end_hour": 23, "end_minute": 59, "signal_mode": "any"})
+    bot = BotFactory(
+        config={
+            **DESIGN_CONFIG,
+            "symbols": ["AAPL", "MSFT"],
+            "start_hour": 0,
+            "start_minute": 0,
+            "end_hour": 23,
+            "end_minute": 59,
+            "signal_mode": "any",
+        }
+    )
     out, _ = backtest(str(bot.pk), "--start", "2024-03-04", "--end", "2024-03-05")
     assert "AAPL (simulated), MSFT (simulated)" in out
     assert "Final equity" in out and "Sharpe, Sortino" in out
@@ -83,8 +107,16 @@ def test_text_summary_of_a_bot_over_the_simulated_market():
 def test_imported_bars_take_the_place_of_the_feed(files):
     config, _ = files
     for day, close in enumerate(ZIGZAG):
-        Bar.objects.create(symbol="ZIG", timeframe="1Day", time=day_start(date(2024, 1, 2) + timedelta(days=day)),
-                           open=close, high=close + 0.5, low=close - 0.5, close=close, volume=1000)
+        Bar.objects.create(
+            symbol="ZIG",
+            timeframe="1Day",
+            time=day_start(date(2024, 1, 2) + timedelta(days=day)),
+            open=close,
+            high=close + 0.5,
+            low=close - 0.5,
+            close=close,
+            volume=1000,
+        )
     out, _ = backtest("--config", str(config), "--start", "2024-01-02", "--end", "2024-01-15", "--json")
     assert json.loads(out)["stats"]["bars"] == len(ZIGZAG)
 

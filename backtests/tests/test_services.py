@@ -62,12 +62,20 @@ def test_an_unsaved_configuration_runs_with_overrides_and_default_costs():
 
 def test_every_failing_field_is_reported_with_its_path():
     with pytest.raises(Invalid) as caught:
-        create(UserFactory(), slippage=Decimal(1), commission=Decimal("-1"), start=date(2024, 3, 5), end=date(2024, 3, 4))
+        create(
+            UserFactory(), slippage=Decimal(1), commission=Decimal("-1"), start=date(2024, 3, 5), end=date(2024, 3, 4)
+        )
     assert set(fields(caught.value)) == {"slippage", "commission", "end"}
     assert fields(caught.value)["end"] == "must not be before start"
 
     with pytest.raises(Invalid) as caught:
-        create(UserFactory(), symbols=["AAPL", "not a ticker"], capital=Decimal(0), commission=Decimal("0.00001"), start=EARLY)
+        create(
+            UserFactory(),
+            symbols=["AAPL", "not a ticker"],
+            capital=Decimal(0),
+            commission=Decimal("0.00001"),
+            start=EARLY,
+        )
     assert set(fields(caught.value)) == {"symbols", "capital", "commission", "start"}
 
 
@@ -127,7 +135,9 @@ def test_the_job_runs_end_to_end_on_the_simulated_market(django_capture_on_commi
 
     # What the job stored is what the engine finds on the same bars.
     bars = market_bars(backtest_market(None), ["AAPL", "MSFT"], "1Min", START, END)
-    direct = run_backtest(bars, CONFIG, capital=Decimal(10000), slippage=Decimal("0.0005"), commission=Decimal(0), timeframe="1Min")
+    direct = run_backtest(
+        bars, CONFIG, capital=Decimal(10000), slippage=Decimal("0.0005"), commission=Decimal(0), timeframe="1Min"
+    )
     assert backtest.stats["final_equity"] == str(direct.stats["final_equity"])
     assert backtest.stats["trades"] == direct.stats["trades"]
 
@@ -146,7 +156,9 @@ def test_stored_fills_are_capped_and_the_statistics_count_them_all(monkeypatch):
     backtest.refresh_from_db()
     assert len(backtest.trades) == 3 and backtest.trade_count > 3
     assert backtest.stats["trades"] > 1, "three stored fills hold at most one closed trade; the statistics count all"
-    markers = sum(price is not None for prices in backtest.prices.values() for side in ("buy", "sell") for price in prices[side])
+    markers = sum(
+        price is not None for prices in backtest.prices.values() for side in ("buy", "sell") for price in prices[side]
+    )
     assert markers == 3, "only stored fills are marked on the price charts"
 
 
@@ -217,10 +229,17 @@ def test_price_points_mark_every_fill_on_its_bar():
     index = pd.date_range(datetime(2024, 1, 1, tzinfo=UTC), periods=10_000, freq="1min", name="time")
     bars = pd.DataFrame({"close": np.linspace(100, 200, 10_000)}, index=index)
     fills = [
-        BacktestTrade("AAPL", side, 1, Decimal(price), Decimal(0), index[bar].to_pydatetime(), index[bar - 1], None, "", {})
+        BacktestTrade(
+            "AAPL", side, 1, Decimal(price), Decimal(0), index[bar].to_pydatetime(), index[bar - 1], None, "", {}
+        )
         for side, price, bar in (("buy", "101.5", 1234), ("sell", "150.25", 5677))
     ]
     points = services.price_points(bars, fills, "AAPL", 500)
     assert len(points["time"]) <= 502
-    marked = {(side, points["time"][i], points[side][i]) for side in ("buy", "sell") for i in range(len(points["time"])) if points[side][i]}
+    marked = {
+        (side, points["time"][i], points[side][i])
+        for side in ("buy", "sell")
+        for i in range(len(points["time"]))
+        if points[side][i]
+    }
     assert marked == {("buy", int(index[1234].timestamp()), 101.5), ("sell", int(index[5677].timestamp()), 150.25)}

@@ -123,7 +123,9 @@ def test_a_running_backtest_polls_its_progress_partial(signed_in, user):
 
 def test_a_failed_backtest_shows_why(signed_in, user):
     backtest = queued(user)
-    Backtest.objects.filter(pk=backtest.pk).update(status="failed", error="no 1Min bars for AAPL from 2024-03-04 to 2024-03-05")
+    Backtest.objects.filter(pk=backtest.pk).update(
+        status="failed", error="no 1Min bars for AAPL from 2024-03-04 to 2024-03-05"
+    )
     page = signed_in.get(reverse("backtests:detail", args=[backtest.pk])).content.decode()
     assert "The backtest failed: no 1Min bars for AAPL" in page
 
@@ -151,7 +153,7 @@ def test_two_backtests_side_by_side(signed_in, user):
     first, second = finished(user), finished(user, timeframe="1Hour", capital=Decimal(90000))
     page = signed_in.get(reverse("backtests:compare") + f"?ids={first.pk}&ids={second.pk}")
     assert page.status_code == 200
-    rows = dict((row.key, values) for row, values in page.context["rows"])
+    rows = {row.key: values for row, values in page.context["rows"]}
     assert rows["final_equity"] == [Decimal(first.stats["final_equity"]), Decimal(second.stats["final_equity"])]
     body = page.content.decode()
     assert f'data-equity="equity-0-{first.pk}"' in body and f'data-equity="equity-1-{second.pk}"' in body

@@ -188,7 +188,9 @@ def test_the_bot_page_lists_recent_ticks_newest_first(client, staff):
     bot = BotFactory(owner=staff)
     bot.tick_logs.create(started_at="2024-07-01T14:00:00Z", outcome="idle", message="older tick")
     bot.tick_logs.create(
-        started_at="2024-07-01T14:01:00Z", outcome="traded", decisions=[{"symbol": "AAPL", "action": "buy", "quantity": 3, "reason": "RSI 25 below 30"}]
+        started_at="2024-07-01T14:01:00Z",
+        outcome="traded",
+        decisions=[{"symbol": "AAPL", "action": "buy", "quantity": 3, "reason": "RSI 25 below 30"}],
     )
 
     html = client.get(reverse("admin:bots_bot_change", args=[bot.pk])).content.decode()
@@ -215,8 +217,19 @@ def test_blank_secrets_on_edit_keep_the_stored_ones(client, staff):
     account.set_credentials("AKID", "SECRET")
     account.save()
     url = reverse("admin:bots_brokeraccount_change", args=[account.pk])
-    data = {"name": "Renamed", "kind": "alpaca", "paper": "on", "api_key": "", "secret_key": "",
-            "base_url": "", "data_url": "", "data_feed": "iex", "sim_slippage": "0", "sim_commission": "0", "_save": "Save"}
+    data = {
+        "name": "Renamed",
+        "kind": "alpaca",
+        "paper": "on",
+        "api_key": "",
+        "secret_key": "",
+        "base_url": "",
+        "data_url": "",
+        "data_feed": "iex",
+        "sim_slippage": "0",
+        "sim_commission": "0",
+        "_save": "Save",
+    }
 
     response = client.post(url, data)
 
@@ -227,8 +240,18 @@ def test_blank_secrets_on_edit_keep_the_stored_ones(client, staff):
 
 
 def alpaca_account_data(**changes) -> dict:
-    data = {"name": "Alpaca live", "kind": "alpaca", "api_key": "AKID", "secret_key": "SECRET",
-            "base_url": "", "data_url": "", "data_feed": "iex", "sim_slippage": "0", "sim_commission": "0", "_save": "Save"}
+    data = {
+        "name": "Alpaca live",
+        "kind": "alpaca",
+        "api_key": "AKID",
+        "secret_key": "SECRET",
+        "base_url": "",
+        "data_url": "",
+        "data_feed": "iex",
+        "sim_slippage": "0",
+        "sim_commission": "0",
+        "_save": "Save",
+    }
     data.update(changes)
     return data
 
@@ -254,8 +277,18 @@ def test_switching_an_account_to_live_needs_the_confirmation_too(client, staff):
     account = BrokerAccountFactory(owner=staff, kind="alpaca")
     account.set_credentials("AKID", "SECRET")
     account.save()
-    data = {"name": account.name, "kind": "alpaca", "api_key": "", "secret_key": "", "base_url": "", "data_url": "", "data_feed": "iex",
-            "sim_slippage": "0", "sim_commission": "0", "_save": "Save"}
+    data = {
+        "name": account.name,
+        "kind": "alpaca",
+        "api_key": "",
+        "secret_key": "",
+        "base_url": "",
+        "data_url": "",
+        "data_feed": "iex",
+        "sim_slippage": "0",
+        "sim_commission": "0",
+        "_save": "Save",
+    }
 
     response = client.post(reverse("admin:bots_brokeraccount_change", args=[account.pk]), data)
 
@@ -286,7 +319,9 @@ def test_renaming_a_bot_to_a_taken_name_is_an_error_on_the_name_field(client, st
     BotFactory(owner=staff, name="Taken")
     bot = BotFactory(owner=staff, name="Mine")
 
-    response = client.post(reverse("admin:bots_bot_change", args=[bot.pk]), bot_form_data(bot.broker_account, name="Taken"))
+    response = client.post(
+        reverse("admin:bots_bot_change", args=[bot.pk]), bot_form_data(bot.broker_account, name="Taken")
+    )
 
     assert "already have a bot named" in field_errors(response, "name")[0]
     bot.refresh_from_db()
@@ -298,7 +333,9 @@ def test_moving_a_bot_that_holds_positions_is_an_error_on_the_broker_account_fie
     PositionFactory(bot=bot)
     other = BrokerAccountFactory(owner=staff, name="Other paper")
 
-    response = client.post(reverse("admin:bots_bot_change", args=[bot.pk]), bot_form_data(other, name=bot.name, capital="4321"))
+    response = client.post(
+        reverse("admin:bots_bot_change", args=[bot.pk]), bot_form_data(other, name=bot.name, capital="4321")
+    )
 
     assert "close the bot's open positions" in field_errors(response, "broker_account")[0]
     assert 'value="4321"' in response.content.decode()
@@ -314,8 +351,17 @@ def test_a_new_account_with_only_one_key_is_an_error_on_the_missing_one(client, 
 
 
 def test_a_new_account_takes_its_simulated_costs(client, staff):
-    data = {"name": "Costly sim", "kind": "sim", "paper": "on", "base_url": "", "data_url": "", "data_feed": "iex",
-            "sim_slippage": "0.001", "sim_commission": "1.5", "_save": "Save"}
+    data = {
+        "name": "Costly sim",
+        "kind": "sim",
+        "paper": "on",
+        "base_url": "",
+        "data_url": "",
+        "data_feed": "iex",
+        "sim_slippage": "0.001",
+        "sim_commission": "1.5",
+        "_save": "Save",
+    }
 
     assert client.post(ACCOUNTS_ADD, data).status_code == 302
 
@@ -324,8 +370,18 @@ def test_a_new_account_takes_its_simulated_costs(client, staff):
 
 
 def account_change_data(account, **changes) -> dict:
-    data = {"name": account.name, "paper": "on", "api_key": "", "secret_key": "", "base_url": "", "data_url": "", "data_feed": "iex",
-            "sim_slippage": "0", "sim_commission": "0", "_save": "Save"}
+    data = {
+        "name": account.name,
+        "paper": "on",
+        "api_key": "",
+        "secret_key": "",
+        "base_url": "",
+        "data_url": "",
+        "data_feed": "iex",
+        "sim_slippage": "0",
+        "sim_commission": "0",
+        "_save": "Save",
+    }
     data.update(changes)
     return {key: value for key, value in data.items() if value is not None}
 
@@ -335,7 +391,8 @@ def test_renaming_an_account_to_a_taken_name_is_an_error_on_the_name_field(clien
     account = BrokerAccountFactory(owner=staff, name="Mine")
 
     response = client.post(
-        reverse("admin:bots_brokeraccount_change", args=[account.pk]), account_change_data(account, name="Taken", sim_commission="2")
+        reverse("admin:bots_brokeraccount_change", args=[account.pk]),
+        account_change_data(account, name="Taken", sim_commission="2"),
     )
 
     assert "already have a broker account named" in field_errors(response, "name")[0]
@@ -351,7 +408,8 @@ def test_switching_an_account_whose_bots_hold_positions_to_live_is_an_error_on_p
     PositionFactory(bot=BotFactory(owner=staff, broker_account=account))
 
     response = client.post(
-        reverse("admin:bots_brokeraccount_change", args=[account.pk]), account_change_data(account, paper=None, confirm_live="on")
+        reverse("admin:bots_brokeraccount_change", args=[account.pk]),
+        account_change_data(account, paper=None, confirm_live="on"),
     )
 
     assert "close the open positions" in field_errors(response, "paper")[0]
@@ -362,7 +420,9 @@ def test_switching_an_account_whose_bots_hold_positions_to_live_is_an_error_on_p
 def test_an_accounts_kind_cannot_change(client, staff):
     account = BrokerAccountFactory(owner=staff, kind="sim")
 
-    response = client.post(reverse("admin:bots_brokeraccount_change", args=[account.pk]), account_change_data(account, kind="alpaca"))
+    response = client.post(
+        reverse("admin:bots_brokeraccount_change", args=[account.pk]), account_change_data(account, kind="alpaca")
+    )
 
     assert response.status_code == 302
     account.refresh_from_db()

@@ -1,9 +1,12 @@
-"""/api/bots and /api/broker-accounts."""
+"""/api/bots, /api/broker-accounts and /api/summary."""
+
+from decimal import Decimal
 
 import pytest
+from django.utils import timezone
 
-from accounts.testing import api_client
 from bots.models import Bot, BrokerAccount
+from tests.api_client import api_client
 from tests.factories import DESIGN_CONFIG, BotFactory, BrokerAccountFactory, PositionFactory, TradeFactory, UserFactory
 from trades.models import Trade
 
@@ -45,11 +48,19 @@ def test_another_users_broker_account_is_a_field_error(client):
 
 
 def test_every_invalid_field_is_named_with_its_path_and_nothing_is_created(client):
-    bad = dict(DESIGN_CONFIG, capital=-1, symbols=["AAPL", "aapl"], indicators={"MACD": {"fast": 26, "slow": 12}, "FOO": {}})
+    bad = dict(
+        DESIGN_CONFIG, capital=-1, symbols=["AAPL", "aapl"], indicators={"MACD": {"fast": 26, "slow": 12}, "FOO": {}}
+    )
     bad["risk_management"] = {"stop_loss": 2}
     response = client.post("/bots", json=bad)
     assert response.status_code == 422
-    assert fields(response) == {"capital", "symbols", "indicators.MACD.slow", "indicators.FOO", "risk_management.stop_loss"}
+    assert fields(response) == {
+        "capital",
+        "symbols",
+        "indicators.MACD.slow",
+        "indicators.FOO",
+        "risk_management.stop_loss",
+    }
     assert all(error["message"] for error in response.json()["detail"])
     assert not Bot.objects.exists()
 
@@ -107,7 +118,10 @@ def test_detail(client, user):
     assert body["name"] == bot.name and body["capital"] == "10000.00"
 
 
-@pytest.mark.parametrize("method,suffix", [("get", ""), ("put", ""), ("delete", ""), ("post", "/start"), ("post", "/stop"), ("post", "/pause")])
+@pytest.mark.parametrize(
+    "method,suffix",
+    [("get", ""), ("put", ""), ("delete", ""), ("post", "/start"), ("post", "/stop"), ("post", "/pause")],
+)
 def test_another_users_bot_is_a_404(client, method, suffix):
     bot = BotFactory(status=Bot.Status.RUNNING)
     kwargs = {"json": DESIGN_CONFIG} if method == "put" else {}
@@ -131,7 +145,11 @@ def test_put_replaces_the_configuration(client, user):
 
 def test_put_validates_like_post_and_changes_nothing(client, user):
     bot = BotFactory(owner=user)
-    for change, field in [({"indicators": {}}, "indicators"), ({"end_hour": 8}, "__all__"), ({"symbols": []}, "symbols")]:
+    for change, field in [
+        ({"indicators": {}}, "indicators"),
+        ({"end_hour": 8}, "__all__"),
+        ({"symbols": []}, "symbols"),
+    ]:
         response = client.put(f"/bots/{bot.pk}", json=dict(DESIGN_CONFIG, **change))
         assert response.status_code == 422 and fields(response) == {field}
     assert Bot.objects.get(pk=bot.pk).config_data() == bot.config_data()
@@ -243,3 +261,27 @@ def test_another_users_account_is_a_404(client):
     assert client.delete(f"/broker-accounts/{account.pk}").status_code == 404
     assert BrokerAccount.objects.filter(pk=account.pk).exists()
 
+
+# Summary
+
+
+def test_summary_counts_the_callers_numbers():
+    user = UserFactory()
+    bot = BotFactory(owner=user, status=Bot.Status.RUNNING)
+    BotFactory(owner=user)
+    PositionFactory(
+        bot=bot, quantity=10, entry_price=Decimal("100"), current_price=Decimal("110"), unrealized_pnl=Decimal("100")
+    )
+    now = timezone.now()
+    TradeFactory(bot=bot, type="sell", profit_loss=Decimal("40"), filled_at=now)
+    TradeFactory(bot=bot, type="sell", profit_loss=Decimal("-10"), filled_at=now - timezone.timedelta(days=3))
+    TradeFactory(bot=bot, type="buy", filled_at=now)
+    TradeFactory(bot=bot, type="buy", timestamp=now - timezone.timedelta(days=2), filled_at=now)  # a slow fill
+    PositionFactory()  # someone else's
+    body = api_client(user).get("/summary").json()
+    assert body["bots_by_status"] == {"stopped": 1, "running": 1, "paused": 0, "error": 0} and body["bots_total"] == 2
+    assert body["open_positions"] == 1 and Decimal(body["open_positions_value"]) == 1100
+    assert Decimal(body["unrealized_pnl"]) == 100
+    assert Decimal(body["realized_pnl_today"]) == 40 and Decimal(body["realized_pnl_total"]) == 30
+    assert Decimal(body["total_pnl"]) == 130
+    assert body["trades_today"] == 3 and body["win_rate_pct"] == 50.0

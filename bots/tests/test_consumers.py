@@ -81,7 +81,12 @@ def test_another_users_event_is_not_forwarded():
 
 def test_a_market_status_change_reaches_every_signed_in_user():
     user = UserFactory()
-    status = {"is_open": False, "next_open": "2024-07-02T13:30:00+00:00", "next_close": "2024-07-02T20:00:00+00:00", "source": "nyse"}
+    status = {
+        "is_open": False,
+        "next_open": "2024-07-02T13:30:00+00:00",
+        "next_close": "2024-07-02T20:00:00+00:00",
+        "source": "nyse",
+    }
 
     async def scenario():
         communicator = communicator_for(user)
@@ -128,10 +133,20 @@ def test_a_position_update_replaces_its_row_or_joins_the_open_positions():
     html = render_event(
         "position_updated",
         {
-            "id": 3, "bot_id": 7, "bot_name": "Momentum", "symbol": "MSFT", "quantity": 4,
-            "entry_price": "400", "current_price": "410.5", "unrealized_pnl": "42", "realized_pnl": "0",
-            "stop_loss_price": None, "take_profit_price": None, "is_open": True,
-            "opened_at": timezone.now().isoformat(), "closed_at": None,
+            "id": 3,
+            "bot_id": 7,
+            "bot_name": "Momentum",
+            "symbol": "MSFT",
+            "quantity": 4,
+            "entry_price": "400",
+            "current_price": "410.5",
+            "unrealized_pnl": "42",
+            "realized_pnl": "0",
+            "stop_loss_price": None,
+            "take_profit_price": None,
+            "is_open": True,
+            "opened_at": timezone.now().isoformat(),
+            "closed_at": None,
         },
     )
 
@@ -142,7 +157,9 @@ def test_a_position_update_replaces_its_row_or_joins_the_open_positions():
 
 
 def test_a_bot_status_change_replaces_its_badge_reason_and_buttons():
-    html = render_event("bot_status_changed", {"id": 7, "name": "Momentum", "status": "paused", "status_reason": "daily loss limit"})
+    html = render_event(
+        "bot_status_changed", {"id": 7, "name": "Momentum", "status": "paused", "status_reason": "daily loss limit"}
+    )
 
     assert '<span id="bot-7-status" class="badge badge-paused" hx-swap-oob="true">paused</span>' in html
     assert 'id="bot-7-reason" class="reason" hx-swap-oob="true">daily loss limit' in html

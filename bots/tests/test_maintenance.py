@@ -26,8 +26,14 @@ def receive(group: str):
 def test_mark_to_market_prices_open_positions_and_tells_their_owner(django_capture_on_commit_callbacks):
     position = PositionFactory(symbol="TEST", quantity=10, entry_price=Decimal("100"), entry_commission=Decimal("1"))
     Bar.objects.create(
-        symbol="TEST", timeframe="1Min", time=timezone.now() - timedelta(minutes=5),
-        open=104, high=106, low=103, close=Decimal("105.5"), volume=100,
+        symbol="TEST",
+        timeframe="1Min",
+        time=timezone.now() - timedelta(minutes=5),
+        open=104,
+        high=106,
+        low=103,
+        close=Decimal("105.5"),
+        volume=100,
     )
     next_message = receive(user_group(position.owner_id))
 
@@ -42,7 +48,9 @@ def test_mark_to_market_prices_open_positions_and_tells_their_owner(django_captu
 
 
 def test_the_daily_reset_resumes_only_bots_a_daily_rule_paused_before_the_session_opened():
-    before_open = services.bot_pause(bot=services.bot_start(bot=BotFactory()), reason="max daily loss", until_reset=True)
+    before_open = services.bot_pause(
+        bot=services.bot_start(bot=BotFactory()), reason="max daily loss", until_reset=True
+    )
     by_hand = services.bot_pause(bot=services.bot_start(bot=BotFactory()), reason="by hand")
     after_open = services.bot_pause(bot=services.bot_start(bot=BotFactory()), reason="max daily loss", until_reset=True)
     Bot.objects.filter(pk__in=[before_open.pk, by_hand.pk]).update(paused_at=timezone.now() - timedelta(days=3))
@@ -60,7 +68,8 @@ def test_the_tick_record_keeps_the_newest_entries_of_each_bot():
     bot = BotFactory()
     start = datetime(2024, 1, 2, tzinfo=UTC)
     TickLog.objects.bulk_create(
-        TickLog(bot=bot, started_at=start + timedelta(minutes=i), outcome="idle") for i in range(TickLog.KEEP_PER_BOT + 25)
+        TickLog(bot=bot, started_at=start + timedelta(minutes=i), outcome="idle")
+        for i in range(TickLog.KEEP_PER_BOT + 25)
     )
     assert maintenance.tick_logs_prune() == 25
     kept = TickLog.objects.filter(bot=bot)

@@ -16,8 +16,15 @@ pytestmark = pytest.mark.django_db
 def record(position, *, side: str, quantity: int, client_order_id: str):
     account = position.bot.broker_account
     return order_send(
-        bot=position.bot, broker=broker_for(account, market_for(account)), symbol=position.symbol, side=side,
-        quantity=quantity, client_order_id=client_order_id, bar_time=None, reason="test", snapshot={"close": 82.0},
+        bot=position.bot,
+        broker=broker_for(account, market_for(account)),
+        symbol=position.symbol,
+        side=side,
+        quantity=quantity,
+        client_order_id=client_order_id,
+        bar_time=None,
+        reason="test",
+        snapshot={"close": 82.0},
     )
 
 

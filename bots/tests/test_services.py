@@ -66,7 +66,9 @@ def test_pausing_keeps_the_schedule_and_stopping_disables_it():
 
 def test_changing_the_frequency_of_a_running_bot_reschedules_it():
     bot = services.bot_start(bot=BotFactory())
-    services.bot_update(bot=bot, config=services.parse_config(dict(DESIGN_CONFIG, name=bot.name, trading_frequency=300)))
+    services.bot_update(
+        bot=bot, config=services.parse_config(dict(DESIGN_CONFIG, name=bot.name, trading_frequency=300))
+    )
     assert PeriodicTask.objects.get(pk=bot.periodic_task_id).interval.every == 300
 
 
@@ -104,7 +106,9 @@ def test_deleting_a_bot_keeps_its_trades_and_removes_its_schedule():
 def test_a_live_broker_account_needs_an_explicit_confirmation():
     owner = UserFactory()
     with pytest.raises(Invalid) as caught:
-        services.broker_account_create(owner=owner, name="Live", kind="alpaca", paper=False, api_key="k", secret_key="s")
+        services.broker_account_create(
+            owner=owner, name="Live", kind="alpaca", paper=False, api_key="k", secret_key="s"
+        )
     assert {e["field"] for e in caught.value.errors} == {"confirm_live"}
     account = services.broker_account_create(
         owner=owner, name="Live", kind="alpaca", paper=False, api_key="k", secret_key="s", confirm_live=True

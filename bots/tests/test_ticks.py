@@ -188,8 +188,16 @@ def test_an_order_already_recorded_for_this_bar_is_not_placed_again():
     bot = running_bot()
     # A concurrent tick recorded this bar's order and has not finished with it.
     Trade.objects.create(
-        owner=bot.owner, bot=bot, bot_name=bot.name, symbol="TEST", type="buy", quantity=12, timestamp=now,
-        client_order_id=f"tb-{bot.pk}-TEST-buy-20240305T1459", status="filled", price=Decimal(80),
+        owner=bot.owner,
+        bot=bot,
+        bot_name=bot.name,
+        symbol="TEST",
+        type="buy",
+        quantity=12,
+        timestamp=now,
+        client_order_id=f"tb-{bot.pk}-TEST-buy-20240305T1459",
+        status="filled",
+        price=Decimal(80),
     )
 
     report = bot_tick(bot_id=bot.pk, now=now)
@@ -202,8 +210,15 @@ def test_a_tick_that_died_before_reaching_the_broker_is_repaired_by_the_next():
     now = add_bars("TEST", falling_closes())
     bot = running_bot()
     pending = Trade.objects.create(
-        owner=bot.owner, bot=bot, bot_name=bot.name, symbol="TEST", type="buy", quantity=12, timestamp=now,
-        client_order_id=f"tb-{bot.pk}-TEST-buy-20240305T1459", indicators_snapshot={"close": 80.0},
+        owner=bot.owner,
+        bot=bot,
+        bot_name=bot.name,
+        symbol="TEST",
+        type="buy",
+        quantity=12,
+        timestamp=now,
+        client_order_id=f"tb-{bot.pk}-TEST-buy-20240305T1459",
+        indicators_snapshot={"close": 80.0},
     )
 
     bot_tick(bot_id=bot.pk, now=now)
@@ -361,8 +376,14 @@ def test_a_buy_that_never_reached_the_broker_and_went_stale_is_cancelled_not_sen
     now = add_bars("TEST", falling_closes())
     bot = running_bot()
     stale = Trade.objects.create(
-        owner=bot.owner, bot=bot, bot_name=bot.name, symbol="TEST", type="buy", quantity=12,
-        timestamp=now - timedelta(days=1), client_order_id=f"tb-{bot.pk}-TEST-buy-20240304T1459",
+        owner=bot.owner,
+        bot=bot,
+        bot_name=bot.name,
+        symbol="TEST",
+        type="buy",
+        quantity=12,
+        timestamp=now - timedelta(days=1),
+        client_order_id=f"tb-{bot.pk}-TEST-buy-20240304T1459",
         indicators_snapshot={"close": 95.0},
     )
 

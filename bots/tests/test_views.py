@@ -38,7 +38,9 @@ def test_a_trader_without_staff_rights_logs_in_and_sees_the_dashboard_but_not_th
     UserFactory(username="plain", is_staff=False)
 
     page = client.get(reverse("login"))
-    response = client.post(reverse("login"), {"username": "plain", "password": "correct horse battery staple", "next": "/"})
+    response = client.post(
+        reverse("login"), {"username": "plain", "password": "correct horse battery staple", "next": "/"}
+    )
 
     assert page.status_code == 200 and 'name="password"' in page.content.decode()
     assert response.status_code == 302 and response["Location"] == "/"
@@ -226,7 +228,9 @@ def test_bot_detail_shows_the_tick_record_with_each_decision_and_reason(signed_i
     bot.tick_logs.create(
         started_at="2024-07-01T14:30:00Z",
         outcome="idle",
-        decisions=[{"symbol": "AAPL", "action": "hold", "quantity": 0, "reason": "RSI 55.1 is neutral", "price": "190.5"}],
+        decisions=[
+            {"symbol": "AAPL", "action": "hold", "quantity": 0, "reason": "RSI 55.1 is neutral", "price": "190.5"}
+        ],
     )
 
     html = signed_in.get(reverse("bots:detail", args=[bot.pk])).content.decode()
@@ -341,7 +345,11 @@ def test_a_live_reload_of_the_status_panel_returns_it_alone_with_fresh_figures(s
 
 def test_a_live_reload_of_the_tick_record_returns_the_newest_ticks(signed_in, user):
     bot = BotFactory(owner=user)
-    bot.tick_logs.create(started_at=timezone.now(), outcome="idle", decisions=[{"symbol": "AAPL", "action": "hold", "reason": "RSI 55 is neutral", "price": "190"}])
+    bot.tick_logs.create(
+        started_at=timezone.now(),
+        outcome="idle",
+        decisions=[{"symbol": "AAPL", "action": "hold", "reason": "RSI 55 is neutral", "price": "190"}],
+    )
 
     response = signed_in.get(reverse("bots:detail", args=[bot.pk]), HTTP_HX_TARGET=f"bot-{bot.pk}-ticks", **HTMX)
 

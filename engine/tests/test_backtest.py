@@ -424,8 +424,15 @@ def test_signal_at_reports_every_bars_values_and_votes_as_the_series_hold_them()
 def test_progress_rises_to_one():
     fractions = []
     bars = frame(*[flat(10 + i % 3) for i in range(300)])
-    run_backtest({"AAA": bars}, config(), capital=D(1000), slippage=D(0), commission=D(0), timeframe="1Min",
-                 progress=fractions.append)
+    run_backtest(
+        {"AAA": bars},
+        config(),
+        capital=D(1000),
+        slippage=D(0),
+        commission=D(0),
+        timeframe="1Min",
+        progress=fractions.append,
+    )
     assert fractions == sorted(fractions) and fractions[-1] == 1.0 and len(fractions) > 3
 
 

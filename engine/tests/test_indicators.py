@@ -3,6 +3,7 @@
 Votes: BUY = 1, SELL = -1, NONE = 0, NaN = warming up (the look-back is not filled yet).
 """
 
+import itertools
 import math
 
 import pytest
@@ -21,7 +22,7 @@ def same(expected):
 
 def wilder_rsi(closes, period):
     """RSI from its definition: Wilder's smoothing of gains and losses, seeded by their plain mean."""
-    changes = [b - a for a, b in zip(closes, closes[1:])]
+    changes = [b - a for a, b in itertools.pairwise(closes)]
     gain = sum(max(c, 0) for c in changes[:period]) / period
     loss = sum(max(-c, 0) for c in changes[:period]) / period
     out = [nan] * period + [100 * gain / (gain + loss)]
@@ -90,7 +91,7 @@ def test_macd_votes_buy_on_the_bar_it_crosses_above_its_signal_line():
     closes = [10] * 12 + [11] * 3
     values, vote = run("MACD", bars(closes), fast=2, slow=4, signal=2)
     fast, slow = ema_from(10, [11] * 3, 2), ema_from(10, [11] * 3, 4)
-    macd = [f - s for f, s in zip(fast, slow)]
+    macd = [f - s for f, s in zip(fast, slow, strict=True)]
     signal = ema_from(0, macd, 2)
     assert macd[0] == pytest.approx(4 / 15)
     assert values["macd"][12:] == pytest.approx(macd)
@@ -99,7 +100,7 @@ def test_macd_votes_buy_on_the_bar_it_crosses_above_its_signal_line():
     assert vote[12] == BUY
     # Then MACD fades back while the signal lags: below it on the third bar of the step (by hand:
     # MACD 0.1790 < signal 0.1944), a cross down.
-    assert [m > s for m, s in zip(macd, signal)] == [True, True, False]
+    assert [m > s for m, s in zip(macd, signal, strict=True)] == [True, True, False]
     assert vote[13:] == [NONE, SELL]
 
 

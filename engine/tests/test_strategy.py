@@ -23,7 +23,9 @@ def signal(*, entry=False, exit=False, ready=True) -> Signal:
 
 
 def run(sig: Signal, *, holding=None, bar=BAR, rules=RULES, account=ACCOUNT, may_enter=True):
-    return decide(symbol="AAPL", bar=bar, signal=sig, holding=holding, rules=rules, account=account, may_enter=may_enter)
+    return decide(
+        symbol="AAPL", bar=bar, signal=sig, holding=holding, rules=rules, account=account, may_enter=may_enter
+    )
 
 
 # Entries

@@ -99,9 +99,11 @@ def test_a_daily_bar_spans_the_new_york_day_even_when_dst_ends():
     end = datetime(2024, 11, 6, 5, 0, tzinfo=UTC)  # 00:00 EST on 6 November
     days = fresh_bars(market, "NVDA", "1Day", end=end, limit=4)
     hours = fresh_bars(market, "NVDA", "1Hour", end=end, start=days.index[0])
-    assert list(days.index) == [pd.Timestamp(t, tz="UTC") for t in ("2024-11-02 04:00", "2024-11-03 04:00",
-                                                                    "2024-11-04 05:00", "2024-11-05 05:00")]
-    for day, following in zip(days.index, [*days.index[1:], pd.Timestamp(end)]):
+    assert list(days.index) == [
+        pd.Timestamp(t, tz="UTC")
+        for t in ("2024-11-02 04:00", "2024-11-03 04:00", "2024-11-04 05:00", "2024-11-05 05:00")
+    ]
+    for day, following in zip(days.index, [*days.index[1:], pd.Timestamp(end)], strict=True):
         in_day = hours[(hours.index >= day) & (hours.index < following)]
         assert len(in_day) == (25 if day.day == 3 else 24)
         assert aggregate(in_day) == days.loc[day].to_dict()
@@ -155,9 +157,10 @@ def test_the_latest_price_is_the_last_closed_bars_close():
     assert float(price) == market.bars("AMD", "1Min", end=END, limit=1)["close"].iloc[-1]
     assert float(price) == market.bars("AMD", "1Hour", end=END, limit=1)["close"].iloc[-1]
     assert market.latest_price("AMD", at=END + timedelta(seconds=59)) == price
-    assert float(market.latest_price("AMD", at=END + timedelta(minutes=1))) == market.bars(
-        "AMD", "1Min", end=END + timedelta(minutes=1), limit=1
-    )["close"].iloc[-1]
+    assert (
+        float(market.latest_price("AMD", at=END + timedelta(minutes=1)))
+        == market.bars("AMD", "1Min", end=END + timedelta(minutes=1), limit=1)["close"].iloc[-1]
+    )
 
 
 def test_symbols_get_realistic_prices_and_volatility():

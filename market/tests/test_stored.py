@@ -16,7 +16,13 @@ def make_bars(symbol: str, timeframe: str, times: list[datetime], first_close: s
     for number, time in enumerate(times):
         close = Decimal(first_close) + number
         Bar.objects.create(
-            symbol=symbol, timeframe=timeframe, time=time, open=close, high=close + 1, low=close - 1, close=close,
+            symbol=symbol,
+            timeframe=timeframe,
+            time=time,
+            open=close,
+            high=close + 1,
+            low=close - 1,
+            close=close,
             volume=Decimal(1000 + number),
         )
 

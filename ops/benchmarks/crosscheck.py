@@ -172,7 +172,11 @@ def run_backtesting_py(data: pd.DataFrame, *, our_sizing: bool, margin: float = 
 
 def _cancelled_days(caught, data: pd.DataFrame) -> list[date]:
     """The bars whose orders backtesting.py's broker cancelled, from its warnings ('time=157: Broker canceled ...')."""
-    bars = [int(str(w.message).split(":")[0].removeprefix("time=")) for w in caught if "insufficient margin" in str(w.message)]
+    bars = [
+        int(str(w.message).split(":")[0].removeprefix("time="))
+        for w in caught
+        if "insufficient margin" in str(w.message)
+    ]
     return [data.index[bar].date() for bar in bars]
 
 
@@ -181,7 +185,8 @@ def differences(ours: Run, theirs: Run) -> list[str]:
     lines = []
     if len(ours.trips) != len(theirs.trips):
         lines.append(f"{len(ours.trips)} round trips against {len(theirs.trips)}")
-    for number, (mine, other) in enumerate(zip(ours.trips, theirs.trips), start=1):
+    # Unequal counts are said above; the common part is compared trip by trip.
+    for number, (mine, other) in enumerate(zip(ours.trips, theirs.trips, strict=False), start=1):
         if mine != other:
             lines.append(f"#{number}: ours {_shown(mine)}; theirs {_shown(other)}")
     return lines
@@ -213,16 +218,23 @@ def run(out, **_) -> None:
     ours, aligned, default, unmargined = compare()
     data = goog()
     write = out.write
-    write(f"Cross-check against backtesting.py {__version__} on its GOOG sample: {len(data):,} daily bars, "
-          f"{data.index[0]:%Y-%m-%d} to {data.index[-1]:%Y-%m-%d}")
-    write(f"Rules: SMA({FAST}) / SMA({SLOW}) crossover, long-only, whole shares, all in, next-open fills, "
-          f"no costs, capital {CAPITAL:,}")
+    write(
+        f"Cross-check against backtesting.py {__version__} on its GOOG sample: {len(data):,} daily bars, "
+        f"{data.index[0]:%Y-%m-%d} to {data.index[-1]:%Y-%m-%d}"
+    )
+    write(
+        f"Rules: SMA({FAST}) / SMA({SLOW}) crossover, long-only, whole shares, all in, next-open fills, "
+        f"no costs, capital {CAPITAL:,}"
+    )
     write("")
     runs = (ours, aligned, default)
     write(f"{'':24}" + "".join(f"{run.name:>30}" for run in runs))
     rows = (
         ("Closed round trips", lambda r: f"{len(r.closed)}"),
-        ("Open at the end", lambda r: ", ".join(f"{t.quantity} since {t.entry_day}" for t in r.trips if not t.exit_day) or "none"),
+        (
+            "Open at the end",
+            lambda r: ", ".join(f"{t.quantity} since {t.entry_day}" for t in r.trips if not t.exit_day) or "none",
+        ),
         ("Final equity", lambda r: f"{r.final_equity:,.2f}"),
         ("Return %", lambda r: f"{r.return_pct:.2f}"),
         ("Max drawdown %", lambda r: f"{r.max_drawdown_pct:.2f}"),
@@ -234,13 +246,17 @@ def run(out, **_) -> None:
     for label, cell in rows:
         write(f"{label:24}" + "".join(f"{cell(run):>30}" for run in runs))
     write("")
-    write(f"Round trips of {default.name} that differ from ours (quantity: ours is floor(min(capital, cash) / "
-          "decision close), its default floor(equity / fill open)):")
+    write(
+        f"Round trips of {default.name} that differ from ours (quantity: ours is floor(min(capital, cash) / "
+        "decision close), its default floor(equity / fill open)):"
+    )
     for line in differences(ours, default):
         write(f"  {line}")
     for day in unmargined.cancelled_days:
-        write(f"With margin=1, backtesting.py cancels the buy due at the open of {day}: {_overdraft(ours, day)}. "
-              "Ours fills the decided quantity, as a live market order would be: hence margin=0.5 in the aligned run.")
+        write(
+            f"With margin=1, backtesting.py cancels the buy due at the open of {day}: {_overdraft(ours, day)}. "
+            "Ours fills the decided quantity, as a live market order would be: hence margin=0.5 in the aligned run."
+        )
 
 
 def _overdraft(run: Run, day: date) -> str:

@@ -1,8 +1,10 @@
-"""`manage.py benchmark simulated`: how fast the simulated market makes bars, in bulk and the recent ones a tick asks for."""
+"""`manage.py benchmark simulated`: how fast the simulated market makes bars, in bulk and the recent
+ones a tick asks for."""
 
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
+from functools import partial
 
 from engine.market_time import TIMEFRAMES
 from market.simulated import SimulatedMarket
@@ -34,8 +36,9 @@ def benchmark(report: Callable[[str], None], bulk_bars: int) -> dict[str, float]
     report(f"{bulk_bars:,} one-minute bars in {bulk:.2f} s: {bulk_bars / bulk:,.0f} bars/s")
     for number, timeframe in enumerate(TIMEFRAMES):
         symbol = f"COLD{number}"  # a symbol never asked for: nothing memoised yet
-        cold = _seconds(lambda: market.bars(symbol, timeframe, end=END, limit=200))
-        warm = _seconds(lambda: market.bars(symbol, timeframe, end=END, limit=200), repeat=50)
+        recent = partial(market.bars, symbol, timeframe, end=END, limit=200)
+        cold = _seconds(recent)
+        warm = _seconds(recent, repeat=50)
         results[f"recent_200_{timeframe}_cold_ms"] = cold * 1000
         results[f"recent_200_{timeframe}_warm_ms"] = warm * 1000
         report(f"200 recent {timeframe} bars: {cold * 1000:.2f} ms cold, {warm * 1000:.3f} ms memoised")
@@ -43,4 +46,3 @@ def benchmark(report: Callable[[str], None], bulk_bars: int) -> dict[str, float]
     results["latest_price_ms"] = price * 1000
     report(f"latest_price: {price * 1000:.3f} ms")
     return results
-

@@ -54,8 +54,10 @@ def add_arguments(parser) -> None:
 def run(out, *, bots: int, symbols: int, pool: int, workers: int, minutes: int, **_) -> None:
     with throwaway_database() as vendor:
         ids = create_bots(bots, symbols, pool)
-        out.write(f"{bots} bots x {symbols} symbols (pool of {pool}), RSI + MACD + SMA on 1Min bars, "
-                  f"{workers} worker processes, {vendor}")
+        out.write(
+            f"{bots} bots x {symbols} symbols (pool of {pool}), RSI + MACD + SMA on 1Min bars, "
+            f"{workers} worker processes, {vendor}"
+        )
         start = SESSION_MINUTE
         for minute in range(minutes):
             now = start + timedelta(minutes=minute)

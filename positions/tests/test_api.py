@@ -4,8 +4,8 @@ from decimal import Decimal
 
 import pytest
 
-from accounts.testing import api_client
 from positions.models import Position
+from tests.api_client import api_client
 from tests.factories import BotFactory, PositionFactory, TradeFactory, UserFactory
 from trades.models import Trade
 
@@ -77,7 +77,9 @@ def test_closing_sells_through_the_bots_broker_and_records_the_pnl(client, user)
     body = response.json()
     assert body["position"]["is_open"] is False and body["position"]["closed_at"]
     trade = Trade.objects.get(pk=body["trade"]["id"])
-    assert trade.type == "sell" and trade.status == "filled" and trade.quantity == 3 and trade.position_id == position.pk
+    assert (
+        trade.type == "sell" and trade.status == "filled" and trade.quantity == 3 and trade.position_id == position.pk
+    )
     position.refresh_from_db()
     assert trade.profit_loss == position.realized_pnl == (trade.price - Decimal(1)) * 3
     assert Decimal(body["trade"]["profit_loss"]) == trade.profit_loss

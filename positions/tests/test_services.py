@@ -54,8 +54,15 @@ def test_marking_counts_the_shares_held_now_not_when_the_position_was_read():
 def test_a_close_the_broker_refused_can_be_tried_again_but_a_sent_one_cannot():
     position = PositionFactory(quantity=12)
     base = f"tb-{position.bot_id}-{position.symbol}-sell-close-{position.pk}"
-    TradeFactory(bot=position.bot, symbol=position.symbol, type="sell", quantity=12, price=None, status="failed",
-                 client_order_id=base)
+    TradeFactory(
+        bot=position.bot,
+        symbol=position.symbol,
+        type="sell",
+        quantity=12,
+        price=None,
+        status="failed",
+        client_order_id=base,
+    )
 
     trade = position_close(position=position)
 

@@ -13,8 +13,13 @@ import pytest
 
 CHROMIUM = os.environ.get("TRADEBOT_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--no-first-run",
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
 ]
 
 
@@ -26,7 +31,9 @@ class AsgiServer:
 
         from tradebot.asgi import application
 
-        self.server = Server(application=application, endpoints=["tcp:port=0:interface=127.0.0.1"], signal_handlers=False, verbosity=0)
+        self.server = Server(
+            application=application, endpoints=["tcp:port=0:interface=127.0.0.1"], signal_handlers=False, verbosity=0
+        )
         self.thread = threading.Thread(target=self.server.run, name="daphne", daemon=True)
 
     def start(self, timeout: float = 10) -> str:

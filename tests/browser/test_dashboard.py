@@ -85,9 +85,13 @@ def test_a_bot_created_and_started_in_the_browser_trades_live_on_its_page(asgi_s
 
     # Closing a position elsewhere updates the bot's row and the summary here.
     position = bot.positions.filter(is_open=True).first()
-    asgi_server.call(lambda: position_close(position=Position.objects.select_related("bot__broker_account").get(pk=position.pk)))
+    asgi_server.call(
+        lambda: position_close(position=Position.objects.select_related("bot__broker_account").get(pk=position.pk))
+    )
     expect(page.locator(f"#bot-row-{bot.pk} td.num").nth(1)).to_have_text(str(held - 1))
-    summary_card = page.locator("#summary .card").filter(has=page.get_by_role("heading", name="Open positions", exact=True))
+    summary_card = page.locator("#summary .card").filter(
+        has=page.get_by_role("heading", name="Open positions", exact=True)
+    )
     expect(summary_card.locator(".big")).to_have_text(str(held - 1))
     page.screenshot(path=f"{SCREENSHOTS}/tradebot-dashboard-after-close.png", full_page=True)
     page.goto(f"{base}/bots/")

@@ -1,17 +1,14 @@
-"""The API root: authentication, CSRF, rate limiting, the schema and docs, market data and the summary."""
+"""The API root: authentication, CSRF, rate limiting, the schema and docs, and the error format."""
 
-import json
 import re
-from decimal import Decimal
 
 import pytest
 from django.test import Client, override_settings
-from django.utils import timezone
 
 from accounts.services import api_token_create, api_token_revoke
-from accounts.testing import api_client
 from bots.models import Bot
-from tests.factories import DESIGN_CONFIG, BotFactory, PositionFactory, TradeFactory, UserFactory
+from tests.api_client import api_client
+from tests.factories import DESIGN_CONFIG, UserFactory
 from tradebot.api import api
 
 pytestmark = pytest.mark.django_db
@@ -58,7 +55,9 @@ def test_a_bearer_token_authenticates_and_is_marked_used():
     assert token.last_used_at is not None
 
 
-@pytest.mark.parametrize("header", ["Bearer tb_wrong", "Bearer ", "Basic dXNlcjpwYXNz", "tb_nobearer", "Bearer " + "x" * 5000])
+@pytest.mark.parametrize(
+    "header", ["Bearer tb_wrong", "Bearer ", "Basic dXNlcjpwYXNz", "tb_nobearer", "Bearer " + "x" * 5000]
+)
 def test_bad_authorization_headers_are_401(header):
     assert Client().get("/api/bots", HTTP_AUTHORIZATION=header).status_code == 401
 
@@ -113,81 +112,6 @@ def test_unknown_ids_and_paths():
     client = api_client(UserFactory())
     for path in ("/bots/7", "/trades/7", "/positions/7", "/market-status?broker_account_id=7"):
         assert client.get(path).status_code == 404, path
-
-
-# Market
-
-
-def test_market_status_reports_the_clock():
-    client = api_client(UserFactory())
-    body = client.get("/market-status").json()
-    assert set(body) == {"is_open", "next_open", "next_close", "source", "timestamp"}
-    assert body["source"] in ("nyse", "always_open") and body["timestamp"].endswith("Z")
-
-
-def test_market_data_bars_and_indicators():
-    client = api_client(UserFactory())
-    response = client.get("/market-data/aapl?limit=30&indicators=RSI,MACD")
-    assert response.status_code == 200
-    body = response.json()
-    assert body["symbol"] == "AAPL" and body["timeframe"] == "1Min" and Decimal(body["price"]) > 0
-    assert len(body["bars"]) == 30 and body["bars"][0]["time"] < body["bars"][-1]["time"]
-    assert set(body["indicators"]) == {"RSI", "MACD"}
-    for outputs in body["indicators"].values():
-        assert all(len(values) == 30 for values in outputs.values())
-        assert all(v is not None for values in outputs.values() for v in values)  # the look-back was fetched
-    assert set(body["signal"]["votes"]) == {"RSI", "MACD"}
-
-
-def test_market_data_takes_the_configurations_indicator_form():
-    client = api_client(UserFactory())
-    indicators = json.dumps({"SMA": {"fast": 5, "slow": 20}, "VOLUME_SMA": {"period": 10}})
-    body = client.get("/market-data/MSFT", query_params={"limit": 10, "timeframe": "5Min", "indicators": indicators}).json()
-    assert set(body["indicators"]) == {"SMA", "VOLUME_SMA"} and len(body["bars"]) == 10
-    assert client.get("/market-data/MSFT").json()["indicators"] == {}
-
-
-@pytest.mark.parametrize(
-    "url,field",
-    [
-        ("/market-data/1BAD", "symbol"),
-        ("/market-data/AAPL?timeframe=2Min", "timeframe"),
-        ("/market-data/AAPL?limit=0", "limit"),
-        ("/market-data/AAPL?indicators=FOO", "indicators"),
-        ('/market-data/AAPL?indicators={"SMA": {}}', "indicators"),
-        ('/market-data/AAPL?indicators={"RSI": {"period": -1}}', "indicators"),
-        ("/market-data/AAPL?indicators={broken", "indicators"),
-        ("/market-data/AAPL?indicators=[1]", "indicators"),
-        ('/market-data/AAPL?indicators={"a":' + "[" * 1990, "indicators"),
-    ],
-)
-def test_market_data_rejects_bad_input(url, field):
-    response = api_client(UserFactory()).get(url)
-    assert response.status_code == 422
-    assert [e["field"] for e in response.json()["detail"]] == [field]
-
-
-# Summary
-
-
-def test_summary_counts_the_callers_numbers():
-    user = UserFactory()
-    bot = BotFactory(owner=user, status=Bot.Status.RUNNING)
-    BotFactory(owner=user)
-    PositionFactory(bot=bot, quantity=10, entry_price=Decimal("100"), current_price=Decimal("110"), unrealized_pnl=Decimal("100"))
-    now = timezone.now()
-    TradeFactory(bot=bot, type="sell", profit_loss=Decimal("40"), filled_at=now)
-    TradeFactory(bot=bot, type="sell", profit_loss=Decimal("-10"), filled_at=now - timezone.timedelta(days=3))
-    TradeFactory(bot=bot, type="buy", filled_at=now)
-    TradeFactory(bot=bot, type="buy", timestamp=now - timezone.timedelta(days=2), filled_at=now)  # a slow fill
-    PositionFactory()  # someone else's
-    body = api_client(user).get("/summary").json()
-    assert body["bots_by_status"] == {"stopped": 1, "running": 1, "paused": 0, "error": 0} and body["bots_total"] == 2
-    assert body["open_positions"] == 1 and Decimal(body["open_positions_value"]) == 1100
-    assert Decimal(body["unrealized_pnl"]) == 100
-    assert Decimal(body["realized_pnl_today"]) == 40 and Decimal(body["realized_pnl_total"]) == 30
-    assert Decimal(body["total_pnl"]) == 130
-    assert body["trades_today"] == 3 and body["win_rate_pct"] == 50.0
 
 
 @override_settings(TRADEBOT_API_RATE="1/minute")

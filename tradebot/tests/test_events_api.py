@@ -46,10 +46,18 @@ def fresh_caches():
 def falling_bars(symbol: str) -> datetime:
     """One-minute bars of a steady fall; returns the moment the last one closes."""
     Bar.objects.bulk_create(
-        Bar(symbol=symbol, timeframe="1Min", time=START + timedelta(minutes=i), open=Decimal(str(close)),
-            high=Decimal(str(close + 0.1)), low=Decimal(str(close - 0.1)), close=Decimal(str(close)), volume=Decimal(1000))
+        Bar(
+            symbol=symbol,
+            timeframe="1Min",
+            time=START + timedelta(minutes=i),
+            open=Decimal(str(close)),
+            high=Decimal(str(close + 0.1)),
+            low=Decimal(str(close - 0.1)),
+            close=Decimal(str(close)),
+            volume=Decimal(1000),
+        )
         for i, close in enumerate(FALLING)
-    )  # fmt: skip
+    )
     return START + timedelta(minutes=len(FALLING))
 
 
@@ -209,8 +217,12 @@ def test_api_clients_get_the_public_events_only():
     async def listen():
         communicator = socket(f"?token={token}")
         await communicator.connect()
-        await database_sync_to_async(lambda: (publish("tick_recorded", {"bot_id": 1}, user_id=user.pk),
-                                              publish("trade_executed", {"id": 5}, user_id=user.pk)))()
+        await database_sync_to_async(
+            lambda: (
+                publish("tick_recorded", {"bot_id": 1}, user_id=user.pk),
+                publish("trade_executed", {"id": 5}, user_id=user.pk),
+            )
+        )()
         first = await communicator.receive_json_from(timeout=5)
         await communicator.disconnect()
         return first

@@ -13,8 +13,11 @@ def start_django(**env: str) -> subprocess.CompletedProcess:
     environment = {k: v for k, v in os.environ.items() if k not in ("TRADEBOT_TESTING", "DATABASE_URL", "REDIS_URL")}
     return subprocess.run(
         [sys.executable, "-c", "import django; django.setup()"],
-        cwd=settings.BASE_DIR, env=environment | {"DJANGO_SETTINGS_MODULE": "tradebot.settings"} | env,
-        capture_output=True, text=True, timeout=60,
+        cwd=settings.BASE_DIR,
+        env=environment | {"DJANGO_SETTINGS_MODULE": "tradebot.settings"} | env,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
 
 

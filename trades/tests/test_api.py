@@ -9,7 +9,7 @@ from decimal import Decimal
 import pytest
 from asgiref.sync import async_to_sync
 
-from accounts.testing import api_client
+from tests.api_client import api_client
 from tests.factories import BotFactory, TradeFactory, UserFactory
 from trades.models import Trade
 
@@ -58,7 +58,9 @@ def test_trades_fields_are_the_models_with_decimal_strings_and_utc_times(client,
     body = client.get(f"/trades/{trade.pk}").json()
     assert body["price"] == "101.250000" and body["profit_loss"] == "12.500000"
     assert body["timestamp"] == "2024-03-04T14:30:00Z"
-    assert body["bot_id"] == trade.bot_id and body["type"] == "sell" and body["client_order_id"] == trade.client_order_id
+    assert (
+        body["bot_id"] == trade.bot_id and body["type"] == "sell" and body["client_order_id"] == trade.client_order_id
+    )
 
 
 @pytest.mark.parametrize(
@@ -274,7 +276,9 @@ def test_stats_follow_every_change_and_are_cached_while_nothing_changes(client, 
     assert Decimal(client.get("/trades/stats").json()["max_drawdown"]) == 50
     pending = TradeFactory(bot=bot, type="sell", status="pending", timestamp=at(6))
     assert client.get("/trades/stats").json()["count"] == 2
-    Trade.objects.filter(pk=pending.pk).update(status="filled", profit_loss=Decimal("70"), filled_at=at(6))  # it settles
+    Trade.objects.filter(pk=pending.pk).update(
+        status="filled", profit_loss=Decimal("70"), filled_at=at(6)
+    )  # it settles
     stats = client.get("/trades/stats").json()
     assert stats["count"] == 3 and Decimal(stats["total_pnl"]) == 20 and Decimal(stats["max_drawdown"]) == 50
     assert client.get(f"/trades/stats?bot_id={bot.pk}").json()["count"] == 3

@@ -7,7 +7,7 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
-from accounts.testing import api_client
+from tests.api_client import api_client
 from tests.factories import BotFactory, TradeFactory
 from trades.tests.test_api import export
 
@@ -23,7 +23,9 @@ def evening_trade(user):
 
 
 @pytest.mark.parametrize("day,included", [("2024-03-04", True), ("2024-03-05", False)])
-def test_the_page_the_api_and_the_export_agree_on_which_day_a_trade_belongs_to(client, user, evening_trade, day, included):
+def test_the_page_the_api_and_the_export_agree_on_which_day_a_trade_belongs_to(
+    client, user, evening_trade, day, included
+):
     client.force_login(user)
     page = client.get(reverse("trades:list"), {"since": day, "until": day}).content.decode()
     api = api_client(user)

@@ -15,15 +15,27 @@ FILLED_AT = datetime(2024, 3, 5, 15, 0, tzinfo=UTC)
 
 def sell_result(trade, *, quantity: int, price: str, commission: str = "1") -> OrderResult:
     return OrderResult(
-        order_id="b7a1c0de-0000-4000-8000-000000000001", client_order_id=trade.client_order_id, symbol=trade.symbol,
-        side="sell", quantity=trade.quantity, status="filled", filled_quantity=quantity, filled_price=Decimal(price),
-        filled_at=FILLED_AT, commission=Decimal(commission),
+        order_id="b7a1c0de-0000-4000-8000-000000000001",
+        client_order_id=trade.client_order_id,
+        symbol=trade.symbol,
+        side="sell",
+        quantity=trade.quantity,
+        status="filled",
+        filled_quantity=quantity,
+        filled_price=Decimal(price),
+        filled_at=FILLED_AT,
+        commission=Decimal(commission),
     )
 
 
 def pending_sell(position, quantity: int):
     return TradeFactory(
-        bot=position.bot, symbol=position.symbol, type="sell", quantity=quantity, price=None, status="pending",
+        bot=position.bot,
+        symbol=position.symbol,
+        type="sell",
+        quantity=quantity,
+        price=None,
+        status="pending",
         indicators_snapshot={"close": 82.0},
     )
 

@@ -55,7 +55,7 @@ class Command(BaseCommand):
         try:
             if options["csv"]:
                 bars_by_symbol = _csv_bars(options["csv"], options["symbols"], config, timeframe)
-                sources = {symbol: options["csv"].name for symbol in bars_by_symbol}
+                sources = dict.fromkeys(bars_by_symbol, options["csv"].name)
             else:
                 market = backtest_market(account)
                 symbols = [symbol.upper() for symbol in options["symbols"] or config.symbols]

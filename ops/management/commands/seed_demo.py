@@ -9,7 +9,9 @@ from engine.config import EXAMPLE_CONFIG
 
 DEMO_BOTS = [
     # The design's example, trading around the clock on the simulated market.
-    dict(EXAMPLE_CONFIG, name="Momentum (RSI + MACD + SMA)", signal_mode="any", start_hour=0, end_hour=23, end_minute=59),
+    dict(
+        EXAMPLE_CONFIG, name="Momentum (RSI + MACD + SMA)", signal_mode="any", start_hour=0, end_hour=23, end_minute=59
+    ),
     {
         "name": "Mean reversion (Bollinger + Stochastic)",
         "capital": 25000,
@@ -28,7 +30,11 @@ DEMO_BOTS = [
         "capital": 5000,
         "trading_frequency": 300,
         "symbols": ["SPY", "QQQ"],
-        "indicators": {"EMA": {"fast": 9, "slow": 21}, "OBV": {"period": 20}, "VOLUME_SMA": {"period": 20, "multiplier": 1.0}},
+        "indicators": {
+            "EMA": {"fast": 9, "slow": 21},
+            "OBV": {"period": 20},
+            "VOLUME_SMA": {"period": 20, "multiplier": 1.0},
+        },
         "risk_management": {"stop_loss": 0.015, "take_profit": 0.03, "max_position_size": 0.25, "max_daily_trades": 10},
         "signal_mode": "majority",
         "timeframe": "5Min",
@@ -49,7 +55,11 @@ class Command(BaseCommand):
 
     def handle(self, *args, username: str | None, no_start: bool, **options):
         users = get_user_model().objects
-        owner = users.filter(username=username).first() if username else users.filter(is_superuser=True).order_by("pk").first()
+        owner = (
+            users.filter(username=username).first()
+            if username
+            else users.filter(is_superuser=True).order_by("pk").first()
+        )
         if owner is None:
             raise CommandError("no such user: create one first (make run creates an admin)")
         account = services.default_broker_account(owner)
