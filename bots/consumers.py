@@ -15,6 +15,7 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from django.template.loader import render_to_string
 from django.utils.dateparse import parse_datetime
 
+from tradebot.consumers import LiveGroups
 from tradebot.events import BROADCAST_GROUP, user_group
 
 DATETIME_KEYS = ("timestamp", "opened_at", "closed_at", "next_open", "next_close")
@@ -31,16 +32,13 @@ MONEY_KEYS = (
 )
 
 
-class DashboardConsumer(AsyncWebsocketConsumer):
+class DashboardConsumer(LiveGroups, AsyncWebsocketConsumer):
     async def connect(self):
         user = self.scope.get("user")
         if user is None or not user.is_authenticated:
             await self.close()
             return
-        # Channels leaves every group in self.groups on disconnect.
-        self.groups = [user_group(user.pk), BROADCAST_GROUP]
-        for group in self.groups:
-            await self.channel_layer.group_add(group, self.channel_name)
+        await self.join_groups([user_group(user.pk), BROADCAST_GROUP])
         await self.accept()
 
     async def receive(self, text_data=None, bytes_data=None):

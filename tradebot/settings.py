@@ -93,9 +93,32 @@ else:
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env("REDIS_URL", default="")
+CHANNEL_LAYER_SOCKET_TIMEOUT = 30
+WS_GROUP_EXPIRY = env.int("TRADEBOT_WS_GROUP_EXPIRY", default=600)
 if REDIS_URL:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
-    CHANNEL_LAYERS = {"default": {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {"hosts": [REDIS_URL]}}}
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {
+                # A socket's receive blocks in Redis for channels_redis's 5 s: redis-py's own default
+                # timeout (5 s in 8.x) cut it and closed every socket every few seconds. Longer than the
+                # block, and kept alive, so a socket lives for hours; a dead Redis still times out.
+                "hosts": [
+                    {
+                        "address": REDIS_URL,
+                        "socket_timeout": CHANNEL_LAYER_SOCKET_TIMEOUT,
+                        "socket_connect_timeout": 5,
+                        "socket_keepalive": True,
+                        "health_check_interval": 30,
+                    }
+                ],
+                # A socket that died without leaving its groups drops out of them after this; live
+                # sockets renew their membership well before (tradebot.consumers.LiveGroups).
+                "group_expiry": WS_GROUP_EXPIRY,
+            },
+        }
+    }
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
