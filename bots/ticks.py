@@ -59,10 +59,10 @@ class TickReport:
 def bot_tick(*, bot_id: int, force: bool = False, now: datetime | None = None) -> TickReport:
     """Run one tick. `force` ignores the trading window and market hours, never the risk rules."""
     now = now or timezone.now()
+    started = time.perf_counter()
     lease = _claim(bot_id, now)
     if lease is None:
-        return TickReport(bot_id, "skipped", "another tick of this bot is running")
-    started = time.perf_counter()
+        return _skipped_while_claimed(bot_id, now, started)
     try:
         bot = Bot.objects.select_related("broker_account", "owner").get(pk=bot_id)
         report = _run(bot, force=force, now=now)
@@ -76,6 +76,20 @@ def bot_tick(*, bot_id: int, force: bool = False, now: datetime | None = None) -
     _log(bot, now, started, report)
     # Pages show the last tick and the tick record: tell them this one is done.
     publish("tick_recorded", {"bot_id": bot.pk, "outcome": report.outcome, "last_tick_at": now}, user_id=bot.owner_id)
+    return report
+
+
+def _skipped_while_claimed(bot_id: int, now: datetime, started: float) -> TickReport:
+    """Another tick holds the bot: it is running, or its worker died and its lease has not run out.
+    Either way the skip is recorded, with when the bot is free again, so it is never silent."""
+    bot = Bot.objects.filter(pk=bot_id).first()
+    if bot is None:
+        return TickReport(bot_id, "skipped", "no such bot")
+    until = bot.tick_claimed_until.astimezone(EXCHANGE_TZ) if bot.tick_claimed_until else None
+    report = TickReport(
+        bot_id, "skipped", f"another tick of this bot holds it{f' until {until:%H:%M:%S %Z}' if until else ''}"
+    )
+    _log(bot, now, started, report)
     return report
 
 
@@ -136,6 +150,8 @@ def _run(bot: Bot, *, force: bool, now: datetime) -> TickReport:
 def _failed(bot: Bot, message: str) -> TickReport:
     failures = bot.consecutive_failures + 1
     Bot.objects.filter(pk=bot.pk).update(consecutive_failures=failures)
+    # bot_fail saves this instance: it must carry the count its message gives.
+    bot.consecutive_failures = failures
     if failures >= MAX_CONSECUTIVE_FAILURES:
         services.bot_fail(bot=bot, message=f"{failures} ticks failed in a row; last: {message}")
     return TickReport(bot.pk, "failed", message)

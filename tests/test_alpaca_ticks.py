@@ -123,6 +123,8 @@ def test_a_broker_that_keeps_failing_puts_the_bot_in_error_and_stops_its_ticks(m
     assert [r.outcome for r in reports] == ["failed"] * MAX_CONSECUTIVE_FAILURES
     bot.refresh_from_db()
     assert bot.status == Bot.Status.ERROR and "500" in bot.status_reason
+    assert bot.status_reason.startswith(f"{MAX_CONSECUTIVE_FAILURES} ticks failed in a row")
+    assert bot.consecutive_failures == MAX_CONSECUTIVE_FAILURES  # as the reason says
     assert not PeriodicTask.objects.get(pk=bot.periodic_task_id).enabled
     assert bot_tick(bot_id=bot.pk, now=AFTER_FALL + timedelta(minutes=9)).outcome == "skipped"
 

@@ -16,7 +16,7 @@ from bots.ticks import MAX_CONSECUTIVE_FAILURES, bot_tick
 from tests.api_client import api_client
 from tests.factories import BotFactory, UserFactory
 from tests.test_alpaca_ticks import AFTER_FALL, CONFIG, START, falling_bars
-from tradebot import health
+from tradebot.tests.test_health import heartbeats_fresh
 
 pytestmark = pytest.mark.django_db
 
@@ -83,7 +83,7 @@ def test_the_start_up_checks_name_the_accounts(bot, capsys):
 
 
 def test_health_fails_and_names_them_to_staff_only(bot, client):
-    health.record_heartbeat()
+    heartbeats_fresh()
     with ROTATED:
         assert client.get("/health").json()["checks"]["broker_keys"] == {"ok": False}
         client.force_login(UserFactory(is_staff=True))

@@ -21,7 +21,7 @@ from tests.alpaca_stub import AlpacaStub
 from tests.api_client import api_client
 from tests.factories import BotFactory, BrokerAccountFactory
 from tests.test_alpaca_ticks import AFTER_FALL, CONFIG, START, falling_bars
-from tradebot import health
+from tradebot.tests.test_health import heartbeats_fresh
 from trades.models import Trade
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fast_retries")]
@@ -165,7 +165,7 @@ def test_one_accounts_broken_custom_feed_is_its_own_problem_not_the_services_hea
     open_market(alpaca_stub, "TEST", falling_bars(), "80")
     alpaca_stub.fail_next("/v2/stocks/bars", 500, times=100)
     bot = services.bot_start(bot=BotFactory(config=CONFIG, owner=alpaca_account.owner, broker_account=alpaca_account))
-    health.record_heartbeat()
+    heartbeats_fresh()
 
     assert bot_tick(bot_id=bot.pk, now=AFTER_FALL).outcome == "failed"
     assert client.get("/health").status_code == 200

@@ -6,10 +6,12 @@ container's health check, and gets only ok / failing per part; the details (erro
 account names) are for signed-in staff. The parts:
 - database: a `SELECT 1`.
 - redis: a PING to REDIS_URL; absent on embedded defaults (no Redis).
-- beat: the last heartbeat. Beat sends `beat_heartbeat` when it starts and every 30 s, a worker
-  runs it, and it lands in the cache; so a fresh heartbeat proves beat, the broker and a worker all
-  work. No heartbeat at all is a failure too: after a start it takes only as long as the worker
-  needs to come up (seconds), and a container health check covers that with its start period.
+- beat: beat sends `beat_heartbeat` when it starts and every 30 s, and notes each sending itself;
+  failing when it has sent none for three intervals (or none at all: beat is not running).
+- worker: a worker runs each heartbeat and notes it; failing when beat keeps sending but no worker
+  has run one for three intervals (the worker, or the broker between them, is down). While beat is
+  down nothing tells whether a worker would run its tasks: the part says so without failing.
+  After a start both take only seconds; a container health check covers that with its start period.
 - market_data: per feed of the service's own (the simulated market, Alpaca's data API at
   ALPACA_DATA_URL), its last success and last failure, failing while a symbol's latest fetch failed
   (for five minutes after). One account's custom endpoint or refused keys are that account's
@@ -31,7 +33,8 @@ from django.views.decorators.http import require_safe
 
 logger = logging.getLogger(__name__)
 
-HEARTBEAT_KEY = "tradebot:health:beat"
+BEAT_SENT_KEY = "tradebot:health:beat"
+HEARTBEAT_KEY = "tradebot:health:worker"
 MARKET_DATA_KEY = "tradebot:health:market_data"
 # A failed fetch stops counting after five minutes unless another fetch of it fails: bots may stop fetching.
 MARKET_FAILURE_TTL = 300
@@ -42,8 +45,14 @@ def heartbeat_interval() -> float:
     return settings.CELERY_BEAT_SCHEDULE["beat_heartbeat"]["schedule"]
 
 
+# No expiry on either: a heartbeat that stops coming must read as stale (with its age), not vanish.
+
+
+def record_beat_sent() -> None:
+    cache.set(BEAT_SENT_KEY, timezone.now(), timeout=None)
+
+
 def record_heartbeat() -> None:
-    # No expiry: a heartbeat that stops coming must read as stale (with its age), not vanish.
     cache.set(HEARTBEAT_KEY, timezone.now(), timeout=None)
 
 
@@ -79,16 +88,31 @@ def check_redis() -> dict:
     return {"ok": True}
 
 
-def check_beat() -> dict:
-    interval = heartbeat_interval()
-    last: datetime | None = cache.get(HEARTBEAT_KEY)
+def _freshness(key: str) -> dict | None:
+    """The age of a noted heartbeat, stale after three intervals (a busy process may run one late)."""
+    last: datetime | None = cache.get(key)
     if last is None:
-        return {"ok": False, "error": "no heartbeat yet: beat or the Celery worker is not running"}
+        return None
     age = (timezone.now() - last).total_seconds()
-    state = {"ok": True, "last_heartbeat": last.isoformat(), "age_seconds": round(age, 1)}
-    # Three missed heartbeats, not one: a busy worker may run one late.
-    if age > 3 * interval:
-        state.update(ok=False, error=f"no heartbeat for {age:.0f} s (expected every {interval:.0f} s)")
+    return {"ok": age <= 3 * heartbeat_interval(), "last_heartbeat": last.isoformat(), "age_seconds": round(age, 1)}
+
+
+def check_beat() -> dict:
+    state = _freshness(BEAT_SENT_KEY)
+    if state is None:
+        return {"ok": False, "error": "no heartbeat sent yet: beat is not running"}
+    if not state["ok"]:
+        state["error"] = f"beat has sent no heartbeat for {state['age_seconds']:.0f} s"
+    return state
+
+
+def check_worker() -> dict:
+    beat = _freshness(BEAT_SENT_KEY)
+    if beat is None or not beat["ok"]:
+        return {"ok": True, "state": "unknown while beat sends no heartbeat"}
+    state = _freshness(HEARTBEAT_KEY) or {"ok": False}
+    if not state["ok"]:
+        state["error"] = "beat sends heartbeats but no Celery worker runs them: the worker (or its broker) is down"
     return state
 
 
@@ -132,7 +156,7 @@ def health(request) -> JsonResponse:
     checks = {"database": check_database}
     if settings.REDIS_URL:
         checks["redis"] = check_redis
-    checks |= {"beat": check_beat, "market_data": check_market_data, **REGISTERED}
+    checks |= {"beat": check_beat, "worker": check_worker, "market_data": check_market_data, **REGISTERED}
     results = {name: _run(check) for name, check in checks.items()}
     failing = [name for name, result in results.items() if not result["ok"]]
     if not request.user.is_staff:

@@ -181,6 +181,9 @@ def test_a_tick_that_finds_the_bot_claimed_returns_at_once():
 
     assert report.outcome == "skipped" and "another tick" in report.message
     assert not Trade.objects.exists()
+    # Never silent: a worker that died holding the bot shows as skipped ticks until its lease runs out.
+    [record] = TickLog.objects.filter(bot=bot)
+    assert record.outcome == "skipped" and record.message.startswith("another tick of this bot holds it until")
 
 
 def test_an_order_already_recorded_for_this_bar_is_not_placed_again():

@@ -14,9 +14,10 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture(autouse=True)
 def clean_health_state():
-    cache.delete_many([health.HEARTBEAT_KEY, health.MARKET_DATA_KEY])
+    keys = [health.BEAT_SENT_KEY, health.HEARTBEAT_KEY, health.MARKET_DATA_KEY]
+    cache.delete_many(keys)
     yield
-    cache.delete_many([health.HEARTBEAT_KEY, health.MARKET_DATA_KEY])
+    cache.delete_many(keys)
 
 
 @pytest.fixture
@@ -26,36 +27,46 @@ def staff_client(client):
     return client
 
 
-def heartbeat_at(age_seconds: float) -> None:
-    cache.set(health.HEARTBEAT_KEY, timezone.now() - timedelta(seconds=age_seconds), timeout=None)
+def heartbeats_fresh() -> None:
+    """Beat sent a heartbeat and a worker ran it, just now."""
+    health.record_beat_sent()
+    health.record_heartbeat()
+
+
+def heartbeat_at(age_seconds: float, *, key: str = health.BEAT_SENT_KEY) -> None:
+    cache.set(key, timezone.now() - timedelta(seconds=age_seconds), timeout=None)
 
 
 def test_it_is_200_when_every_part_is_ok(staff_client):
-    health.record_heartbeat()
+    heartbeats_fresh()
     response = staff_client.get("/health")
     assert response.status_code == 200
     body = response.json()
     assert body["status"] == "ok"
     assert body["failing"] == []
-    expected = {"database", "beat", "market_data", "broker_keys"} | ({"redis"} if settings.REDIS_URL else set())
+    expected = {"database", "beat", "worker", "market_data", "broker_keys"} | (
+        {"redis"} if settings.REDIS_URL else set()
+    )
     assert set(body["checks"]) == expected
-    assert body["checks"]["beat"]["age_seconds"] < 5
+    assert body["checks"]["beat"]["age_seconds"] < 5 and body["checks"]["worker"]["age_seconds"] < 5
     assert response["Cache-Control"].startswith("max-age=0")
 
 
 def test_it_reports_no_redis_on_embedded_defaults(client, settings):
     settings.REDIS_URL = ""
-    health.record_heartbeat()
+    heartbeats_fresh()
     assert "redis" not in client.get("/health").json()["checks"]
 
 
-def test_no_heartbeat_at_all_is_503_naming_beat(staff_client):
-    # Beat sends a heartbeat as it starts, so none at all means beat or the worker is not running.
+def test_no_heartbeat_at_all_is_503_naming_beat_alone(staff_client):
+    # Beat sends a heartbeat as it starts: none sent means beat is not running. Whether a worker would
+    # run one cannot be told then, so the worker is not blamed.
     response = staff_client.get("/health")
     assert response.status_code == 503
     body = response.json()
     assert body["failing"] == ["beat"]
-    assert "no heartbeat yet" in body["checks"]["beat"]["error"]
+    assert "beat is not running" in body["checks"]["beat"]["error"]
+    assert body["checks"]["worker"] == {"ok": True, "state": "unknown while beat sends no heartbeat"}
 
 
 def test_a_heartbeat_older_than_three_intervals_is_503_naming_beat(staff_client):
@@ -65,11 +76,21 @@ def test_a_heartbeat_older_than_three_intervals_is_503_naming_beat(staff_client)
     beat = response.json()["checks"]["beat"]
     assert response.json()["failing"] == ["beat"]
     assert beat["age_seconds"] > 90
-    assert "no heartbeat for" in beat["error"]
+    assert "beat has sent no heartbeat for" in beat["error"]
+
+
+def test_heartbeats_sent_but_never_run_name_the_worker_not_beat(staff_client):
+    health.record_beat_sent()
+    heartbeat_at(3 * health.heartbeat_interval() + 5, key=health.HEARTBEAT_KEY)  # the worker died a while ago
+    response = staff_client.get("/health")
+    assert response.status_code == 503
+    assert response.json()["failing"] == ["worker"]
+    assert "no Celery worker runs them" in response.json()["checks"]["worker"]["error"]
 
 
 def test_a_late_heartbeat_within_three_intervals_is_still_ok(client):
     heartbeat_at(3 * health.heartbeat_interval() - 5)
+    heartbeat_at(3 * health.heartbeat_interval() - 5, key=health.HEARTBEAT_KEY)
     assert client.get("/health").status_code == 200
 
 
@@ -79,7 +100,7 @@ class BrokenConnection:
 
 
 def test_an_unreachable_database_is_503_naming_database(staff_client, monkeypatch):
-    health.record_heartbeat()
+    heartbeats_fresh()
     staff_client.get("/health")  # the session is read before the database breaks
     monkeypatch.setattr(health, "connection", BrokenConnection())
     response = staff_client.get("/health")
@@ -89,7 +110,7 @@ def test_an_unreachable_database_is_503_naming_database(staff_client, monkeypatc
 
 
 def test_an_unreachable_redis_is_503_naming_redis(staff_client, settings):
-    health.record_heartbeat()
+    heartbeats_fresh()
     settings.REDIS_URL = "redis://127.0.0.1:1/0"  # nothing listens on port 1
     response = staff_client.get("/health")
     assert response.status_code == 503
@@ -98,12 +119,12 @@ def test_an_unreachable_redis_is_503_naming_redis(staff_client, settings):
 
 
 def test_no_market_data_feed_before_any_fetch_is_ok(staff_client):
-    health.record_heartbeat()
+    heartbeats_fresh()
     assert staff_client.get("/health").json()["checks"]["market_data"] == {"ok": True, "feeds": {}}
 
 
 def test_a_failed_fetch_is_503_naming_market_data_until_a_fetch_of_that_symbol_succeeds(staff_client):
-    health.record_heartbeat()
+    heartbeats_fresh()
     health.record_market_data("alpaca iex", symbol="AAPL", error="HTTP 500: injected")
     response = staff_client.get("/health")
     assert response.status_code == 503
@@ -120,7 +141,7 @@ def test_a_failed_fetch_is_503_naming_market_data_until_a_fetch_of_that_symbol_s
 
 
 def test_a_symbol_that_keeps_failing_is_not_hidden_by_another_that_succeeds(client):
-    health.record_heartbeat()
+    heartbeats_fresh()
     for symbol in ("AAA", "BBB", "CCC"):
         health.record_market_data("simulated", symbol=symbol, error="boom")
     health.record_market_data("simulated", symbol="MSFT")
@@ -128,7 +149,7 @@ def test_a_symbol_that_keeps_failing_is_not_hidden_by_another_that_succeeds(clie
 
 
 def test_a_failure_older_than_five_minutes_no_longer_counts(client, monkeypatch):
-    health.record_heartbeat()
+    heartbeats_fresh()
     health.record_market_data("simulated", symbol="AAA", error="boom")
     later = timezone.now() + timedelta(seconds=health.MARKET_FAILURE_TTL + 1)
     monkeypatch.setattr(health.timezone, "now", lambda: later)
@@ -160,7 +181,7 @@ def test_it_rejects_post(client):
 
 @pytest.mark.services
 def test_it_pings_the_real_redis(client):
-    health.record_heartbeat()  # through the Redis cache
+    heartbeats_fresh()  # through the Redis cache
     response = client.get("/health")
     assert response.status_code == 200
     assert response.json()["checks"]["redis"] == {"ok": True}
