@@ -3,11 +3,14 @@
 from django.shortcuts import get_object_or_404
 from ninja import Query, Router
 from ninja.pagination import paginate
+from ninja.responses import Status
 
 from bots.orders import position_close
 from positions.models import Position
 from positions.schemas import PositionCloseOut, PositionOut, PositionQuery
 from tradebot.api_types import Id, Pagination
+from tradebot.errors import Conflict
+from trades.models import Trade
 
 router = Router(tags=["positions"])
 
@@ -32,9 +35,14 @@ def position_detail(request, id: Id):
     return _position(request, id)
 
 
-@router.post("/positions/{id}/close", response=PositionCloseOut)
+@router.post("/positions/{id}/close", response={200: PositionCloseOut, 202: PositionCloseOut})
 def position_close_view(request, id: Id):
+    """200 when the sell filled; 202 when the broker took it and has not filled it yet (the position
+    closes when it does); 409 with the broker's reason when it refused or cancelled it; 502 when the
+    broker could not be reached (the order is looked up again until it settles)."""
     position = _position(request, id)
     trade = position_close(position=position, reason="closed through the API")
+    if trade.broker_refusal:
+        raise Conflict(f"the close of {trade.symbol} did not happen: {trade.broker_refusal}")
     position.refresh_from_db()
-    return {"position": position, "trade": trade}
+    return Status(200 if trade.status == Trade.Status.FILLED else 202, {"position": position, "trade": trade})

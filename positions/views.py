@@ -38,8 +38,10 @@ def position_close_view(request: HttpRequest, pk: int) -> HttpResponse:
     else:
         if trade.status == trade.Status.FILLED:
             messages.success(request, f"Sold {trade.quantity} {trade.symbol} at {trade.price:,.2f}.")
+        elif trade.status == trade.Status.PENDING:
+            messages.info(request, f"Close order for {trade.symbol} sent; the position closes when it fills.")
         else:
-            messages.warning(request, f"Close order for {trade.symbol} is {trade.status}. {trade.message}".strip())
+            messages.error(request, f"The close of {trade.symbol} did not happen: {trade.broker_refusal}")
     if not request.htmx:
         return redirect("positions:list")
     position.refresh_from_db()

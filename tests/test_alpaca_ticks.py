@@ -186,3 +186,26 @@ def test_a_close_filled_after_the_bot_was_stopped_is_recorded_by_the_settling_ta
     )  # (81.50 - 80) x 12
     assert not Position.objects.get(pk=position.pk).is_open
     assert len(market.orders) == 2
+
+
+def test_closing_through_the_api_answers_what_the_broker_did(market, bot):
+    from tests.api_client import api_client
+
+    bot_tick(bot_id=bot.pk, now=AFTER_FALL)
+    position = Position.objects.get(bot=bot, is_open=True)
+    client = api_client(bot.owner)
+
+    # Alpaca refuses the sell (the shares were sold elsewhere): a 409 with its reason, never a 200.
+    market.add_position("TEST", 0, "80")
+    refused = client.post(f"/positions/{position.pk}/close")
+    assert refused.status_code == 409
+    assert refused.json()["detail"].startswith(
+        "the close of TEST did not happen: the broker refused it: insufficient qty"
+    )
+    assert Position.objects.get(pk=position.pk).is_open
+
+    # Taken but not filled yet (as outside market hours): 202, the position closes when it fills.
+    market.add_position("TEST", 12, "80")
+    market.accept_without_fill = True
+    accepted = client.post(f"/positions/{position.pk}/close")
+    assert accepted.status_code == 202 and accepted.json()["trade"]["status"] == "pending"

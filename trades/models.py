@@ -77,5 +77,14 @@ class Trade(models.Model):
     def __str__(self) -> str:
         return f"{self.type} {self.quantity} {self.symbol} @ {self.price} ({self.status})"
 
+    @property
+    def broker_refusal(self) -> str:
+        """Why the broker did not fill this order, in words; '' while pending or once filled."""
+        if self.status == self.Status.FAILED:
+            return f"the broker refused it: {self.message or 'no reason given'}"
+        if self.status == self.Status.CANCELLED:
+            return f"it was cancelled: {self.message or 'no reason given'}"
+        return ""
+
     def delete(self, *args, **kwargs):
         raise PermissionError("Trades are financial records: they are never deleted.")
