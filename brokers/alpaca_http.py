@@ -3,10 +3,13 @@ transient failures (timeouts, lost connections, 429, 5xx) retried with exponenti
 turned into ours with a short reason, and the account's checked URL and keys."""
 
 import logging
+import random
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 
 import requests
 from alpaca.common.exceptions import APIError
@@ -22,21 +25,49 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class RetryPolicy:
+    """Doubling back-off with up to a quarter of jitter (many bots retrying one endpoint should not come
+    back in step), or what the server asks in Retry-After, capped so a tick is never held long."""
+
     # Worst case per call with the default 10 s timeout: 3 x 10 s + 0.5 s + 1 s of back-off.
     attempts: int = 3
     first_delay: float = 0.5
     max_delay: float = 4.0
+    max_retry_after: float = 10.0
 
     def __post_init__(self):
         if self.attempts < 1:
             raise ValueError("RetryPolicy.attempts must be at least 1")
 
-    def delay(self, retry_number: int) -> float:
-        return min(self.first_delay * 2**retry_number, self.max_delay)
+    def delay(self, retry_number: int, retry_after: float | None = None) -> float:
+        if retry_after is not None:
+            return min(retry_after, self.max_retry_after)
+        backoff = min(self.first_delay * 2**retry_number, self.max_delay)
+        return backoff * random.uniform(1.0, 1.25)
 
     @classmethod
     def from_settings(cls) -> "RetryPolicy":
-        return cls(attempts=settings.ALPACA_RETRY_ATTEMPTS, first_delay=settings.ALPACA_RETRY_DELAY_SECONDS)
+        return cls(
+            attempts=settings.ALPACA_RETRY_ATTEMPTS,
+            first_delay=settings.ALPACA_RETRY_DELAY_SECONDS,
+            max_retry_after=settings.ALPACA_RETRY_AFTER_MAX_SECONDS,
+        )
+
+
+def retry_after(error: Exception) -> float | None:
+    """The seconds a 429 or 503 asks to wait (Retry-After as seconds or an HTTP date), if it says."""
+    response = getattr(error, "response", None)
+    value = response.headers.get("Retry-After") if response is not None else None
+    if not value:
+        return None
+    try:
+        return max(float(value), 0.0)
+    except ValueError:
+        pass
+    try:
+        moment = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max((moment - datetime.now(UTC)).total_seconds(), 0.0)
 
 
 class _TimeoutSession(requests.Session):
@@ -111,7 +142,7 @@ def with_retries[T](action: Callable[[], T], policy: RetryPolicy, what: str) -> 
             log.warning(
                 "Alpaca %s failed (attempt %d of %d), retrying: %s", what, attempt, policy.attempts, describe(error)
             )
-            time.sleep(policy.delay(attempt - 1))
+            time.sleep(policy.delay(attempt - 1, retry_after(error)))
             attempt += 1
 
 

@@ -10,10 +10,11 @@ import json
 import re
 import threading
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from time import monotonic
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 from zoneinfo import ZoneInfo
@@ -46,6 +47,7 @@ class RecordedRequest:
     query: dict[str, str]
     body: Any
     headers: dict[str, str]
+    at: float = field(default_factory=monotonic)  # when it arrived
 
 
 @dataclass
@@ -56,6 +58,7 @@ class _Failure:
     delay: float
     times: int
     body: str | None
+    headers: dict[str, str]
 
     def matches(self, method: str, path: str) -> bool:
         return path.startswith(self.path_prefix) and self.method in (None, method)
@@ -203,12 +206,14 @@ class AlpacaStub:
         delay: float = 0.0,
         method: str | None = None,
         body: str | None = None,
+        headers: dict[str, str] | None = None,
     ) -> None:
         """The next `times` requests whose path starts with `path_prefix` (and of `method`, if given)
-        wait `delay` seconds, then answer `status` without acting. With `status=None` the request is
-        handled normally and only its response is delayed, like a broker that acted but answered late."""
+        wait `delay` seconds, then answer `status` (with `headers`, e.g. Retry-After) without acting.
+        With `status=None` the request is handled normally and only its response is delayed, like a
+        broker that acted but answered late."""
         with self._lock:
-            self._failures.append(_Failure(path_prefix, method, status, delay, times, body))
+            self._failures.append(_Failure(path_prefix, method, status, delay, times, body, headers or {}))
 
     def hang_next(self, path_prefix: str, seconds: float, *, times: int = 1, method: str | None = None) -> None:
         self.fail_next(path_prefix, None, times=times, delay=seconds, method=method)
@@ -229,19 +234,22 @@ class AlpacaStub:
 
     # --- request handling (called from server threads) ---------------------------------------
 
-    def handle(self, method: str, raw_path: str, headers: dict[str, str], raw_body: bytes) -> tuple[int, Any]:
+    def handle(
+        self, method: str, raw_path: str, headers: dict[str, str], raw_body: bytes
+    ) -> tuple[int, Any, dict[str, str]]:
         split = urlsplit(raw_path)
         path, query = split.path, dict(parse_qsl(split.query, keep_blank_values=True))
         try:
             body = json.loads(raw_body) if raw_body else None
         except ValueError:
-            return 400, {"code": 40010000, "message": "request body is not JSON"}
+            return 400, {"code": 40010000, "message": "request body is not JSON"}, {}
         with self._lock:
             self.requests.append(RecordedRequest(method, path, query, body, headers))
             failure = self._take_failure(method, path)
         if failure is not None and failure.status is not None:
             self._stopping.wait(failure.delay)
-            return failure.status, failure.body if failure.body is not None else _failure_body(failure.status)
+            body = failure.body if failure.body is not None else _failure_body(failure.status)
+            return failure.status, body, failure.headers
         try:
             self._authenticate(headers)
             with self._lock:
@@ -250,7 +258,7 @@ class AlpacaStub:
             status, payload = error.status, error.body()
         if failure is not None:
             self._stopping.wait(failure.delay)
-        return status, payload
+        return status, payload, {}
 
     def _take_failure(self, method: str, path: str) -> _Failure | None:
         for failure in self._failures:
@@ -555,16 +563,18 @@ def _handler_for(stub: AlpacaStub) -> type[BaseHTTPRequestHandler]:
             raw_body = self.rfile.read(length) if length else b""
             headers = {name.lower(): value for name, value in self.headers.items()}
             try:
-                status, payload = stub.handle(self.command, self.path, headers, raw_body)
+                status, payload, extra_headers = stub.handle(self.command, self.path, headers, raw_body)
             except Exception as error:
                 stub.errors.append(error)
-                status, payload = 500, {"code": 50000000, "message": f"stub error: {error!r}"}
+                status, payload, extra_headers = 500, {"code": 50000000, "message": f"stub error: {error!r}"}, {}
             data = b"" if payload is None else (payload if isinstance(payload, str) else json.dumps(payload)).encode()
             try:
                 self.send_response(status)
                 if data:
                     self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(data)))
+                for name, value in extra_headers.items():
+                    self.send_header(name, value)
                 self.end_headers()
                 self.wfile.write(data)
             except (BrokenPipeError, ConnectionResetError):

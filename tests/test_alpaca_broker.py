@@ -142,6 +142,25 @@ def test_rate_limiting_is_retried(broker, stub):
     assert len(stub.requests_to("/v2/account")) == 3
 
 
+def test_a_retry_after_429_waits_as_long_as_alpaca_asks(broker, stub):
+    stub.fail_next("/v2/account", 429, times=1, headers={"Retry-After": "1"})
+
+    assert broker.account().status == "ACTIVE"
+
+    first, retry = stub.requests_to("/v2/account")
+    assert retry.at - first.at >= 1.0  # not the policy's 0.01 s back-off
+
+
+def test_retry_after_is_capped_so_a_tick_is_never_held_for_minutes(alpaca_account, stub):
+    stub.fail_next("/v2/account", 429, times=1, headers={"Retry-After": "3600"})
+    capped = RetryPolicy(attempts=2, first_delay=0.01, max_retry_after=0.2)
+
+    AlpacaBroker(alpaca_account, retry=capped, timeout=TIMEOUT).account()
+
+    first, retry = stub.requests_to("/v2/account")
+    assert 0.2 <= retry.at - first.at < 2
+
+
 def test_a_persistent_server_error_becomes_a_broker_error_after_the_retries(broker, stub):
     stub.fail_next("/v2/orders", 500, times=10, method="POST")
 
@@ -311,7 +330,10 @@ def test_a_live_account_pointed_at_paper_trading_is_refused():
         AlpacaBroker(account)
 
 
-def test_back_off_doubles_up_to_a_cap():
+def test_back_off_doubles_up_to_a_cap_with_up_to_a_quarter_of_jitter():
     policy = RetryPolicy(attempts=6, first_delay=0.5, max_delay=3)
 
-    assert [policy.delay(n) for n in range(5)] == [0.5, 1, 2, 3, 3]
+    for _ in range(50):
+        delays = [policy.delay(n) for n in range(5)]
+        assert all(base <= delay <= base * 1.25 for base, delay in zip([0.5, 1, 2, 3, 3], delays, strict=True))
+    assert len({policy.delay(1) for _ in range(50)}) > 1  # not all in step

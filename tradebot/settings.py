@@ -184,6 +184,8 @@ ALPACA_TIMEOUT_SECONDS = env.float("ALPACA_TIMEOUT_SECONDS", default=10.0)
 # Timeouts, 429 and 5xx are retried with doubling back-off from this first delay, then given up.
 ALPACA_RETRY_ATTEMPTS = env.int("ALPACA_RETRY_ATTEMPTS", default=3)
 ALPACA_RETRY_DELAY_SECONDS = env.float("ALPACA_RETRY_DELAY_SECONDS", default=0.5)
+# A 429's Retry-After is honoured up to this many seconds (a tick must not sleep for minutes).
+ALPACA_RETRY_AFTER_MAX_SECONDS = env.float("ALPACA_RETRY_AFTER_MAX_SECONDS", default=10.0)
 
 # Comma-separated Fernet keys (or any passphrases); the first encrypts, all decrypt, for rotation.
 # Its own setting, required outside DEBUG: were it SECRET_KEY, rotating the one would lose the other.
