@@ -15,6 +15,7 @@ import pandas as pd
 from bots.connections import account_feed, simulated_market
 from bots.models import BrokerAccount
 from engine.market_time import day_start
+from market.bar_checks import bars_problem
 from market.base import BAR_COLUMNS, MarketData
 from market.csv_import import CsvImportError, parse_bars_csv
 from market.feeds import PreferStored
@@ -47,6 +48,9 @@ def market_bars(
     bars_by_symbol = {symbol: market.bars(symbol, timeframe, start=begin, end=finish) for symbol in symbols}
     if missing := [symbol for symbol, bars in bars_by_symbol.items() if bars.empty]:
         raise BarsUnavailable(f"no {timeframe} bars for {', '.join(missing)} from {start} to {end}")
+    for symbol, bars in bars_by_symbol.items():
+        if problem := bars_problem(bars):
+            raise BarsUnavailable(f"{symbol}: {problem}")
     return bars_by_symbol
 
 

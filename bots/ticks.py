@@ -24,9 +24,10 @@ from engine.config import BotConfig, config_errors
 from engine.indicators import REGISTRY
 from engine.market_time import EXCHANGE_TZ, trading_day_start
 from engine.risk import Account, Holding, daily_halt, to_price
-from engine.strategy import BarView, Decision, decide, in_window
-from market.cache import latest_signal, recent_bars
-from market.freshness import stale_reason
+from engine.signals import Signal
+from engine.strategy import BarView, Decision, decide, decide_on_price, in_window
+from market.bar_checks import bars_problem, stale_reason
+from market.cache import latest_signal, recent_bars, report_feed_problem
 from positions.models import Position
 from positions.services import commission_share
 from tradebot.errors import BrokerAccountUnusable, Conflict
@@ -159,9 +160,13 @@ def _failed(bot: Bot, message: str) -> TickReport:
 
 @dataclass
 class _SymbolView:
+    """What a symbol is decided on: its last closed bar and signal, or (`problem` set: the bars cannot
+    be trusted) only the latest trade price, which can still trigger a held position's stop or target."""
+
     symbol: str
     bar: BarView
-    signal: object
+    signal: Signal | None = None
+    problem: str = ""
 
 
 def _trade(bot: Bot, config: BotConfig, market, broker, now: datetime, pending: list[Trade]) -> TickReport:
@@ -175,24 +180,24 @@ def _trade(bot: Bot, config: BotConfig, market, broker, now: datetime, pending: 
 
     views: list[_SymbolView] = []
     decisions: list[Decision] = []
-    # A real broker's orders are sized on its feed's last bar: an old one is refused. The simulated
-    # broker's bars are made up to the minute, or recorded history replayed on purpose.
-    source = bar_age_clock(now) if bot.broker_account.kind != BrokerAccount.Kind.SIM else None
     for symbol in symbols:
         bars = recent_bars(market, symbol, config.timeframe, now=now, limit=lookback)
-        if bars.empty:
-            decisions.append(Decision(symbol, "skip", 0, "no bars from the market data feed", Decimal(0)))
+        if problem := _bars_problem(bot, config, bars, now):
+            report_feed_problem(market, symbol, problem)
+            if view := _price_view(market, symbol, now, problem, held=symbol in positions):
+                views.append(view)
+            else:
+                decisions.append(Decision(symbol, "skip", 0, f"{problem}; nothing decided", Decimal(0)))
             continue
-        if source and (stale := stale_reason(bars.index[-1].to_pydatetime(), config.timeframe, now, source=source)):
-            decisions.append(Decision(symbol, "skip", 0, stale, Decimal(0)))
-            continue
+        signal = latest_signal(market, symbol, config.timeframe, bars, params, config.signal_mode)
+        if not signal.ready and len(bars) < lookback:
+            short = f"short bars: the feed has {len(bars)} of the {lookback} asked for, too few for the indicators"
+            report_feed_problem(market, symbol, short)
         last = bars.iloc[-1]
         bar = BarView(
             bars.index[-1].to_pydatetime(), to_price(last["low"]), to_price(last["high"]), to_price(last["close"])
         )
-        views.append(
-            _SymbolView(symbol, bar, latest_signal(market, symbol, config.timeframe, bars, params, config.signal_mode))
-        )
+        views.append(_SymbolView(symbol, bar, signal))
 
     account = _account(bot, config, positions, {v.symbol: v.bar.close for v in views}, now, pending)
     may_enter = bot.status == Bot.Status.RUNNING
@@ -211,15 +216,20 @@ def _trade(bot: Bot, config: BotConfig, market, broker, now: datetime, pending: 
             )
             continue
         position = positions.get(view.symbol)
-        decision = decide(
-            symbol=view.symbol,
-            bar=view.bar,
-            signal=view.signal,
-            holding=_holding(position),
-            rules=rules,
-            account=account,
-            may_enter=may_enter,
-        )
+        if view.problem:
+            decision = decide_on_price(
+                symbol=view.symbol, price=view.bar.close, holding=_holding(position), why=view.problem
+            )
+        else:
+            decision = decide(
+                symbol=view.symbol,
+                bar=view.bar,
+                signal=view.signal,
+                holding=_holding(position),
+                rules=rules,
+                account=account,
+                may_enter=may_enter,
+            )
         decisions.append(decision)
         if not decision.is_order:
             continue
@@ -248,6 +258,31 @@ def _trade(bot: Bot, config: BotConfig, market, broker, now: datetime, pending: 
         account = _after(account, trade, position, view.bar.close)
     payload = [_decision_payload(d) for d in decisions]
     return TickReport(bot.pk, "traded" if traded else "idle", "", payload)
+
+
+def _bars_problem(bot: Bot, config: BotConfig, bars, now: datetime) -> str | None:
+    """Why these bars cannot be decided on, if they cannot. A real broker's orders are sized on its
+    feed's last bar, so an old one is refused too; the simulated broker's bars are made up to the
+    minute, or recorded history replayed on purpose."""
+    if problem := bars_problem(bars):
+        return problem
+    if bot.broker_account.kind == BrokerAccount.Kind.SIM:
+        return None
+    return stale_reason(bars.index[-1].to_pydatetime(), config.timeframe, now, source=bar_age_clock(now))
+
+
+def _price_view(market, symbol: str, now: datetime, problem: str, *, held: bool) -> _SymbolView | None:
+    """For a held symbol whose bars cannot be trusted: its latest trade price, to check the stop and
+    target on. None when nothing is held, or when the feed has no price either."""
+    if not held:
+        return None
+    try:
+        price = to_price(market.latest_price(symbol, at=now))
+    except Exception as exc:  # a feed that fails both ways: the position cannot be managed this tick
+        logger.warning("no latest price for %s either: %s", symbol, exc)
+        return None
+    minute = now.replace(second=0, microsecond=0)
+    return _SymbolView(symbol, BarView(minute, price, price, price), problem=problem)
 
 
 def _holding(position: Position | None) -> Holding | None:

@@ -75,10 +75,20 @@ def decide(
     return made("buy", f"buy signal ({votes}); {sizing}", quantity)
 
 
+def decide_on_price(*, symbol: str, price: Decimal, holding: Holding, why: str) -> Decision:
+    """The bars cannot be decided on (`why`), but the position can still be protected: its stop-loss
+    and take-profit are checked on the latest trade price. No signal, so no signal exit and no entry."""
+    snapshot = {"close": float(price), "price_source": "latest trade"}
+    if trigger := exit_trigger(holding, price, price):
+        return Decision(symbol, "sell", holding.quantity, f"{trigger} on the latest trade ({why})", price, snapshot)
+    reason = f"holding {holding.quantity}: {why}; stop and target checked on the latest trade at {price}"
+    return Decision(symbol, "hold", 0, reason, price, snapshot)
+
+
 def in_window(moment: datetime, start: time, end: time) -> bool:
     """Whether `moment` (aware) falls in the bot's [start, end) window on the exchange's clock."""
     local = moment.astimezone(EXCHANGE_TZ).time()
     return start <= local < end
 
 
-__all__ = ["Account", "BarView", "Decision", "Holding", "decide", "in_window", "to_price"]
+__all__ = ["Account", "BarView", "Decision", "Holding", "decide", "decide_on_price", "in_window", "to_price"]

@@ -89,7 +89,9 @@ class AlpacaMarketData:
             index=pd.DatetimeIndex([bar.timestamp for bar in bars], name="time").tz_convert("UTC"),
             dtype=float,
         )
-        return frame[~frame.index.duplicated()].sort_index()
+        # Newest first when asked so: put back in time order, but repair nothing else. A feed answering
+        # out of order or twice for one bar is a fault the checks before a decision must see.
+        return frame if request.sort == Sort.ASC else frame.iloc[::-1]
 
     def latest_price(self, symbol: str, *, at: datetime) -> Decimal:
         """The latest trade Alpaca knows of; `at` only matters to simulated and recorded feeds."""

@@ -74,6 +74,11 @@ def _service_fault(exc: Exception) -> bool:
     return isinstance(exc, BrokerUnavailable) or not isinstance(exc, (BrokerError, Conflict))
 
 
+def report_feed_problem(market: MarketData, symbol: str, problem: str) -> None:
+    """Bars that came but cannot be decided on (empty, out of order, stale...) are the feed's failure too."""
+    _record(market, symbol, error=problem)
+
+
 def _record(market: MarketData, symbol: str, *, error: str = "") -> None:
     if market.health_label is not None:
         record_market_data(market.health_label, symbol=symbol, error=error)
