@@ -2,6 +2,7 @@
 keeping the tick record bounded."""
 
 import logging
+from datetime import datetime
 
 from django.conf import settings
 from django.utils import timezone
@@ -49,15 +50,16 @@ def positions_mark_to_market() -> int:
     return marked
 
 
-def pending_orders_settle() -> int:
+def pending_orders_settle(*, now: datetime | None = None) -> int:
     """Record fills of orders still pending at a broker for every bot, running or not: a tick settles
     its own, but a stopped bot, a closed window or a closed market runs no tick."""
+    now = now or timezone.now()
     settled = 0
     bot_ids = Trade.objects.pending().values_list("bot_id", flat=True).distinct()
     for bot in Bot.objects.filter(pk__in=bot_ids).select_related("broker_account"):
         account = bot.broker_account
         try:
-            settled += len(orders_settle(bot=bot, broker=broker_for(account, market_for(account))))
+            settled += len(orders_settle(bot=bot, broker=broker_for(account, market_for(account)), now=now))
         except (BrokerError, BrokerAccountUnusable) as exc:
             logger.warning("could not settle the pending orders of bot %s: %s", bot.pk, exc)
     return settled

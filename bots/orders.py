@@ -18,9 +18,9 @@ from trades.services import trade_apply_result, trade_record_pending
 
 logger = logging.getLogger(__name__)
 
-# As long as a tick may hold its bot (bots.ticks.CLAIM_LEASE): a buy the broker never received is still
-# the same decision within it, and a stale one after.
-UNSENT_BUY_MAX_AGE = timedelta(minutes=2)
+# As long as a tick may hold its bot (bots.ticks.CLAIM_LEASE): an order the broker never received is
+# still the same decision within it, and a stale one after, buy or sell.
+UNSENT_ORDER_MAX_AGE = timedelta(minutes=2)
 
 
 def order_send(
@@ -82,13 +82,14 @@ def _order_refusal(*, bot: Bot, symbol: str, side: str, quantity: int) -> str | 
 def orders_repair(*, bot: Bot, broker: Broker, now: datetime) -> list[Trade]:
     """Settle the bot's pending trades with the broker: an order it has is recorded as it stands; one it
     never received is sent now, under the same client order id (so it can never be placed twice) -- but
-    a buy only while its decision is fresh: later, the price and size it was decided on no longer hold.
-    Returns the trades as they now stand (some may still be pending at the broker)."""
+    only while its decision is fresh: later, the price and size it was decided on no longer hold, and
+    it is cancelled (the tick decides again on the bar in front of it). Returns the trades as they now
+    stand (some may still be pending at the broker)."""
     repaired = []
     for trade in _pending(bot):
         result = broker.get_order(trade.client_order_id)
-        if result is None and trade.type == Trade.Type.BUY and now - trade.timestamp > UNSENT_BUY_MAX_AGE:
-            result = _not_sent(trade, "never reached the broker, and too old to send at today's price")
+        if result is None and now - trade.timestamp > UNSENT_ORDER_MAX_AGE:
+            result = _too_old_to_send(trade, now)
         elif result is None:
             logger.warning("order %s never reached the broker: sending it now", trade.client_order_id)
             result = _submit(broker, trade)
@@ -96,14 +97,28 @@ def orders_repair(*, bot: Bot, broker: Broker, now: datetime) -> list[Trade]:
     return repaired
 
 
-def orders_settle(*, bot: Bot, broker: Broker) -> list[Trade]:
+def orders_settle(*, bot: Bot, broker: Broker, now: datetime) -> list[Trade]:
     """Record what the broker did with the bot's pending orders, whatever the bot's status, window or
-    the market hours (a close sent by hand must be recorded when it fills). Sends nothing."""
+    the market hours (a close sent by hand must be recorded when it fills). Sends nothing: an order the
+    broker never received is cancelled once too old to send, unless a tick of the bot is running (it
+    may be sending it right now)."""
     settled = []
+    ticking = bot.tick_claimed_until is not None and bot.tick_claimed_until > now
     for trade in _pending(bot):
-        if (result := broker.get_order(trade.client_order_id)) is not None:
+        result = broker.get_order(trade.client_order_id)
+        if result is None and not ticking and now - trade.timestamp > UNSENT_ORDER_MAX_AGE:
+            result = _too_old_to_send(trade, now)
+        if result is not None:
             settled.append(trade_apply_result(trade=trade, result=result))
     return settled
+
+
+def _too_old_to_send(trade: Trade, now: datetime) -> OrderResult:
+    minutes = (now - trade.timestamp).total_seconds() / 60
+    logger.warning("order %s never reached the broker; cancelled after %.0f min", trade.client_order_id, minutes)
+    return _not_sent(
+        trade, f"never reached the broker; cancelled after {minutes:.0f} min, too old to send at the price decided"
+    )
 
 
 def _pending(bot: Bot):

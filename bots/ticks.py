@@ -321,12 +321,13 @@ def _account(
         Decimal(0),
     )
     pending_buys = [t for t in pending if t.type == Trade.Type.BUY]
-    reserved = sum((_decision_price(t) * t.quantity for t in pending_buys), Decimal(0))
+    # A partly filled buy already holds its position (counted above): only the rest is still reserved.
+    reserved = sum((_decision_price(t) * (t.quantity - t.filled_quantity) for t in pending_buys), Decimal(0))
     return Account(
         capital=config.capital,
         realized_pnl=totals["realized"] or Decimal(0),
         open_cost=sum((p.entry_price * p.quantity + p.entry_commission for p in positions.values()), reserved),
-        open_positions=len(positions) + len(pending_buys),
+        open_positions=len(positions) + sum(1 for t in pending_buys if t.symbol not in positions),
         today_realized_pnl=totals["realized_today"] or Decimal(0),
         unrealized_pnl=unrealized,
         entries_today=totals["entries"],
@@ -339,14 +340,13 @@ def _decision_price(trade: Trade) -> Decimal:
 
 def _after(account: Account, trade: Trade, position: Position | None, mark: Decimal) -> Account:
     """The account once `trade` is done, so later symbols in the same tick see the cash it used.
-    The backtester books its orders the same way (bots/engine/backtest.py)."""
+    The backtester books its orders the same way (engine/backtest.py)."""
     if trade.type == Trade.Type.BUY:
-        if trade.status == Trade.Status.FILLED:
-            cost = trade.price * trade.quantity + trade.commission
-        elif trade.status == Trade.Status.PENDING:
-            cost = _decision_price(trade) * trade.quantity
-        else:
+        if trade.status not in (Trade.Status.FILLED, Trade.Status.PENDING):
             return account
+        # What was filled, at its price; what may still fill, at the decision's.
+        filled = trade.price * trade.filled_quantity + trade.commission if trade.filled_quantity else Decimal(0)
+        cost = filled + _decision_price(trade) * (trade.quantity - trade.filled_quantity)
         return replace(
             account,
             open_cost=account.open_cost + cost,

@@ -1,5 +1,7 @@
 """Positions: opened and closed by fills, marked to market between ticks."""
 
+from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 
 from django.db import transaction
@@ -10,20 +12,34 @@ from positions.models import Position
 from tradebot.events import publish
 
 
-def position_open_filled(*, trade, stop_loss_price: Decimal | None, take_profit_price: Decimal | None) -> Position:
-    position = Position.objects.create(
-        owner_id=trade.owner_id,
-        bot=trade.bot,
-        bot_name=trade.bot_name,
-        symbol=trade.symbol,
-        quantity=trade.quantity,
-        entry_price=trade.price,
-        entry_commission=trade.commission,
-        current_price=trade.price,
-        stop_loss_price=stop_loss_price,
-        take_profit_price=take_profit_price,
-        opened_at=trade.filled_at or timezone.now(),
-    )
+@dataclass(frozen=True)
+class Fill:
+    """Shares a broker filled: of a whole order, or of the part filled since it was last looked at."""
+
+    quantity: int
+    price: Decimal
+    commission: Decimal
+    at: datetime | None
+
+
+def position_buy_filled(
+    *, trade, position: Position | None, fill: Fill, stop_loss_price: Decimal | None, take_profit_price: Decimal | None
+) -> Position:
+    """The position a buy has filled so far: `fill` is everything filled of the order until now (the
+    average price, the commission), so a partly filled buy holds exactly the shares it got."""
+    if position is None:
+        position = Position(
+            owner_id=trade.owner_id,
+            bot=trade.bot,
+            bot_name=trade.bot_name,
+            symbol=trade.symbol,
+            opened_at=fill.at or timezone.now(),
+        )
+    position.quantity = fill.quantity
+    position.entry_price = position.current_price = fill.price
+    position.entry_commission = fill.commission
+    position.stop_loss_price, position.take_profit_price = stop_loss_price, take_profit_price
+    position.save()
     publish("position_updated", position_payload(position), user_id=position.owner_id)
     return position
 
@@ -33,24 +49,24 @@ def commission_share(commission: Decimal, part: int, whole: int) -> Decimal:
     return (commission * part / whole).quantize(Decimal("0.000001"))
 
 
-def position_sell_filled(*, position: Position, trade) -> Decimal:
-    """Apply the filled sell `trade` to `position`; returns the realized P&L of the shares sold, net of
-    the sell's commission and their share of the entry commission. Selling every share closes it; a
-    partial fill leaves the rest open."""
-    sold = min(trade.quantity, position.quantity)
+def position_sell_filled(*, position: Position, fill: Fill) -> Decimal:
+    """Apply the shares a sell filled (the whole sell, or the part filled since last looked at) to
+    `position`; returns their realized P&L, net of `fill`'s commission and their share of the entry
+    commission. Selling every share closes it; a partial fill leaves the rest open."""
+    sold = min(fill.quantity, position.quantity)
     entry_share = commission_share(position.entry_commission, sold, position.quantity)
-    realized = (trade.price - position.entry_price) * sold - entry_share - trade.commission
-    position.current_price = trade.price
+    realized = (fill.price - position.entry_price) * sold - entry_share - fill.commission
+    position.current_price = fill.price
     position.realized_pnl += realized
     if sold == position.quantity:
-        position.exit_price = trade.price
+        position.exit_price = fill.price
         position.unrealized_pnl = Decimal(0)
         position.is_open = False
-        position.closed_at = trade.filled_at or timezone.now()
+        position.closed_at = fill.at or timezone.now()
     else:
         position.quantity -= sold
         position.entry_commission -= entry_share
-        position.unrealized_pnl = (trade.price - position.entry_price) * position.quantity - position.entry_commission
+        position.unrealized_pnl = (fill.price - position.entry_price) * position.quantity - position.entry_commission
     position.save()
     publish("position_updated", position_payload(position), user_id=position.owner_id)
     return realized

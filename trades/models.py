@@ -1,6 +1,6 @@
 from django.conf import settings
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
 
 
 class TradeQuerySet(models.QuerySet):
@@ -37,8 +37,13 @@ class Trade(models.Model):
     )
     symbol = models.CharField(max_length=16)
     type = models.CharField(max_length=4, choices=Type.choices)
-    quantity = models.PositiveIntegerField()
-    price = models.DecimalField(max_digits=18, decimal_places=6, null=True, blank=True, help_text="Fill price")
+    quantity = models.PositiveIntegerField(help_text="Shares ordered; once the order is done, the shares filled")
+    filled_quantity = models.PositiveIntegerField(
+        default=0, help_text="Shares filled so far: a partly filled order is recorded as it stands"
+    )
+    price = models.DecimalField(
+        max_digits=18, decimal_places=6, null=True, blank=True, help_text="Average fill price (so far)"
+    )
     timestamp = models.DateTimeField(help_text="When the order was placed (UTC)")
     filled_at = models.DateTimeField(null=True, blank=True)
     bar_time = models.DateTimeField(null=True, blank=True, help_text="The bar the decision was made on")
@@ -64,6 +69,7 @@ class Trade(models.Model):
         ]
         constraints = [
             models.CheckConstraint(condition=Q(quantity__gt=0), name="trade_quantity_positive"),
+            models.CheckConstraint(condition=Q(filled_quantity__lte=F("quantity")), name="trade_filled_within_ordered"),
             models.CheckConstraint(condition=Q(price__isnull=True) | Q(price__gt=0), name="trade_price_positive"),
             models.CheckConstraint(condition=Q(type__in=["buy", "sell"]), name="trade_type_valid"),
             models.CheckConstraint(
