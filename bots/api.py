@@ -6,7 +6,7 @@ from django.shortcuts import get_object_or_404
 from ninja import Field, Router, Schema
 from ninja.responses import Status
 
-from bots import selectors, services
+from bots import holds, selectors, services
 from bots.models import Bot, BrokerAccount
 from bots.schemas import BotIn, BotOut, BrokerAccountIn, BrokerAccountOut
 from tradebot.api_types import Id
@@ -76,6 +76,13 @@ def bot_stop(request, id: Id):
 @router.post("/bots/{id}/pause", response=BotOut, tags=["bots"])
 def bot_pause(request, id: Id):
     return services.bot_pause(bot=_bot(request, id))
+
+
+@router.post("/bots/{id}/holds/{hold_id}/release", response=BotOut, tags=["bots"])
+def hold_release(request, id: Id, hold_id: Id):
+    bot = _bot(request, id)
+    holds.hold_release(hold=get_object_or_404(bot.holds, pk=hold_id))
+    return selectors.bot_list(user=request.auth).get(pk=bot.pk)
 
 
 @router.get("/broker-accounts", response=list[BrokerAccountOut], tags=["broker accounts"])

@@ -54,7 +54,7 @@ def render_event(event: str, data: dict) -> str:
     """The out-of-band fragments for one event ('' for an event the pages do not show)."""
     html = _render(event, _typed(data))
     bot_id = data.get("id") if event == "bot_status_changed" else data.get("bot_id")
-    if html and bot_id and event != "tick_recorded":
+    if html and bot_id and event not in ("tick_recorded", "hold_changed"):
         html += render_to_string("bots/bot_list.html#bot_changed", {"bot_id": bot_id, "oob": True})
     return html
 
@@ -79,7 +79,7 @@ def _render(event: str, data: dict) -> str:
         )
     if event == "market_status_changed":
         return render_to_string("base.html#market_status", {"market": data})
-    if event == "tick_recorded":
+    if event in ("tick_recorded", "hold_changed"):
         return render_to_string("bots/bot_list.html#bot_changed", {"bot_id": data["bot_id"], "oob": True})
     return ""
 

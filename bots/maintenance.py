@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from bots import services
 from bots.connections import broker_for, market_for
+from bots.holds import holds_release_for_new_session
 from bots.models import Bot, TickLog
 from bots.orders import orders_settle
 from brokers.base import BrokerError
@@ -66,11 +67,13 @@ def pending_orders_settle(*, now: datetime | None = None) -> int:
 
 
 def bots_daily_reset() -> list[Bot]:
-    """At the session's open, resume the bots a daily rule paused before it. Safe to run any number of times."""
+    """At the session's open, resume the bots a daily rule paused before it and release the holds the
+    broker's refusals placed (a new day, one more try). Safe to run any number of times."""
     now = timezone.now()
     opened = trading_day_start(now) if settings.TRADEBOT_SIM_ALWAYS_OPEN else current_session_open(now)
     if opened is None:
         return []
+    holds_release_for_new_session(opened=opened)
     resumed = []
     for bot in Bot.objects.filter(status=Bot.Status.PAUSED, paused_until_reset=True, paused_at__lt=opened):
         if (bot := services.bot_resume_after_reset(bot=bot)) is not None:

@@ -198,6 +198,43 @@ class Bot(models.Model):
         return RiskConfig.model_validate(self.risk_management or {})
 
 
+class BotHold(models.Model):
+    """Orders a bot must not send for a symbol until the hold is released: the broker refused one and
+    would refuse it again (insufficient funds or shares, forbidden, not tradable, account blocked).
+    Resending every bar would change nothing but the broker's patience. A person releases it, or the
+    next session's open does (a new day, one more try)."""
+
+    class Side(models.TextChoices):
+        BUY = "buy", "entries"
+        SELL = "sell", "exits"
+
+    class Kind(models.TextChoices):
+        REFUSAL = "refusal", "refused by the broker"
+
+    bot = models.ForeignKey(Bot, on_delete=models.CASCADE, related_name="holds")
+    symbol = models.CharField(max_length=16)
+    side = models.CharField(max_length=4, choices=Side.choices)
+    kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.REFUSAL)
+    reason = models.CharField(max_length=500)
+    # The refused order: one hold per refusal, however often its result is looked at again.
+    trade = models.OneToOneField("trades.Trade", null=True, blank=True, on_delete=models.SET_NULL, related_name="hold")
+    created_at = models.DateTimeField(auto_now_add=True)
+    released_at = models.DateTimeField(null=True, blank=True)
+    released_why = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["bot", "symbol", "side"], condition=Q(released_at__isnull=True), name="bot_hold_one_open"
+            ),
+            models.CheckConstraint(condition=Q(side__in=["buy", "sell"]), name="bot_hold_side_valid"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.bot_id} {self.symbol} {self.get_side_display()} held: {self.reason}"
+
+
 class TickLog(models.Model):
     """What one tick decided and why; the newest few hundred per bot are kept."""
 

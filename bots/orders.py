@@ -9,6 +9,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from bots.connections import broker_for, market_for
+from bots.holds import hold_after_refusal
 from bots.models import Bot
 from brokers.base import Broker, OrderRejected, OrderRequest, OrderResult
 from positions.models import Position
@@ -63,7 +64,7 @@ def order_send(
             )
     except IntegrityError:
         return None
-    return trade_apply_result(trade=trade, result=_submit(broker, trade))
+    return _record(bot, trade, _submit(broker, trade))
 
 
 def _order_refusal(*, bot: Bot, symbol: str, side: str, quantity: int) -> str | None:
@@ -93,7 +94,7 @@ def orders_repair(*, bot: Bot, broker: Broker, now: datetime) -> list[Trade]:
         elif result is None:
             logger.warning("order %s never reached the broker: sending it now", trade.client_order_id)
             result = _submit(broker, trade)
-        repaired.append(trade_apply_result(trade=trade, result=result))
+        repaired.append(_record(bot, trade, result))
     return repaired
 
 
@@ -109,8 +110,15 @@ def orders_settle(*, bot: Bot, broker: Broker, now: datetime) -> list[Trade]:
         if result is None and not ticking and now - trade.timestamp > UNSENT_ORDER_MAX_AGE:
             result = _too_old_to_send(trade, now)
         if result is not None:
-            settled.append(trade_apply_result(trade=trade, result=result))
+            settled.append(_record(bot, trade, result))
     return settled
+
+
+def _record(bot: Bot, trade: Trade, result: OrderResult) -> Trade:
+    """The broker's word on the order, in the books; a refusal holds that side of the symbol."""
+    trade = trade_apply_result(trade=trade, result=result)
+    hold_after_refusal(bot=bot, trade=trade)
+    return trade
 
 
 def _too_old_to_send(trade: Trade, now: datetime) -> OrderResult:

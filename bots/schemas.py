@@ -25,6 +25,14 @@ class BotIn(BotConfig):
         return BotConfig.model_validate(self.model_dump(exclude={"broker_account_id"}))
 
 
+class HoldOut(Schema):
+    id: int
+    symbol: str
+    side: Literal["buy", "sell"] = Field(description="buy: entries held; sell: exits held")
+    reason: str = Field(description="The broker's refusal")
+    created_at: datetime
+
+
 class BotOut(ModelSchema):
     id: int
     broker_account_id: int
@@ -34,6 +42,13 @@ class BotOut(ModelSchema):
     symbols: list[str]
     indicators: dict[str, dict[str, Any]]
     risk_management: dict[str, Any]
+
+    holds: list[HoldOut] = Field(description="Orders held since the broker refused one; release to send again")
+
+    @staticmethod
+    def resolve_holds(bot) -> list:
+        held = getattr(bot, "open_holds", None)
+        return held if held is not None else list(bot.holds.filter(released_at__isnull=True))
 
     class Meta:
         model = Bot

@@ -17,6 +17,7 @@ from pydantic import ValidationError
 
 from bots import services
 from bots.connections import bar_age_clock, broker_for, market_for, market_status_for
+from bots.holds import holds_open
 from bots.models import Bot, BrokerAccount, TickLog
 from bots.orders import order_send, orders_repair
 from brokers.base import BrokerError
@@ -209,6 +210,7 @@ def _trade(bot: Bot, config: BotConfig, market, broker, now: datetime, pending: 
         may_enter = False
 
     traded = False
+    holds = holds_open(bot)
     for view in views:
         if view.symbol in busy:
             decisions.append(
@@ -232,6 +234,10 @@ def _trade(bot: Bot, config: BotConfig, market, broker, now: datetime, pending: 
             )
         decisions.append(decision)
         if not decision.is_order:
+            continue
+        if hold := holds.get((view.symbol, decision.action)):
+            held = f"{hold.get_side_display()} held since the broker refused: {hold.reason}"
+            decisions[-1] = replace(decision, action="skip", reason=f"{held} ({decision.reason})")
             continue
         try:
             trade = order_send(

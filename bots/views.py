@@ -9,7 +9,7 @@ from django.utils import timezone
 from django.utils.text import slugify
 from django.views.decorators.http import require_POST
 
-from bots import selectors, services
+from bots import holds, selectors, services
 from bots.connections import market_for
 from bots.forms import BotForm
 from bots.models import Bot
@@ -40,7 +40,8 @@ def _bot_for_user(request: HttpRequest, pk: int) -> Bot:
 
 
 def _bot_list(request: HttpRequest) -> QuerySet:
-    return selectors.bots_with_stats(Bot.objects.for_user(request.user).select_related("broker_account"))
+    bots = Bot.objects.for_user(request.user).select_related("broker_account")
+    return selectors.with_open_holds(selectors.bots_with_stats(bots))
 
 
 @login_required
@@ -182,3 +183,14 @@ def _piece(request: HttpRequest, bot: Bot) -> str:
         f"bot-{bot.pk}-ticks": "bots/bot_detail.html#tick_record",
     }
     return pieces.get(request.htmx.target, "bots/bot_list.html#bot_row")
+
+
+@require_POST
+@login_required
+def hold_release(request: HttpRequest, pk: int, hold_pk: int) -> HttpResponse:
+    """Release a hold on a bot's orders: its next tick may send them again."""
+    bot = _bot_for_user(request, pk)
+    hold = get_object_or_404(bot.holds, pk=hold_pk)
+    holds.hold_release(hold=hold)
+    messages.success(request, f"{hold.get_side_display().capitalize()} of {hold.symbol} released.")
+    return redirect("bots:detail", pk=bot.pk)
