@@ -84,10 +84,9 @@ CHANNELS = ("trades", "quotes", "bars", "updatedBars", "dailyBars", "statuses", 
 # channel key of their own: Alpaca sends them to whoever subscribed the symbol's trades.
 CHANNEL_OF_TYPE = {"t": "trades", "c": "trades", "x": "trades", "q": "quotes", "b": "bars", "u": "updatedBars",
                    "d": "dailyBars", "s": "statuses", "l": "lulds"}
-# Alpaca's market data error frames that the stand-in sends. As an auth reply alpaca-py treats all but
-# 409 as "reconnect with back-off"; 409 ends its run.
-ERRORS = {400: "invalid syntax", 401: "not authenticated", 402: "auth failed", 403: "already authenticated",
-          406: "connection limit exceeded", 409: "insufficient subscription"}
+# Alpaca's market data error frames that can answer an auth. alpaca-py reconnects with back-off after
+# all but 409, which ends its run.
+AUTH_ERRORS = {402: "auth failed", 406: "connection limit exceeded", 409: "insufficient subscription"}
 # Where Alpaca moves an order's status with each trade_updates event, and which of its timestamps it sets.
 STATUS_OF_EVENT = {"new": "new", "accepted": "accepted", "pending_new": "pending_new", "fill": "filled",
                    "partial_fill": "partially_filled", "canceled": "canceled", "expired": "expired",
@@ -155,7 +154,7 @@ class StreamConnection:
     refused: int | None = None  # the HTTP status the upgrade was refused with (refuse_connections)
     received: list[dict] = field(default_factory=list)  # the client's messages, decoded, in order
     key: str | None = None  # the API key of the last auth message
-    auth_error: int | None = None  # what the last auth was refused with: an ERRORS code (TRADING: 401)
+    auth_error: int | None = None  # what the last auth was refused with: an AUTH_ERRORS code (TRADING: 401)
     authenticated: bool = False
     subscriptions: dict[str, set[str]] = field(default_factory=lambda: {channel: set() for channel in CHANNELS})
     streams: set[str] = field(default_factory=set)  # TRADING: the streams it listens to now
@@ -286,16 +285,16 @@ class AlpacaStreamStub:
         return self._call(self._drop_all(kind, abrupt, code))
 
     def drop_after(self, messages: int, kind: str = DATA, *, abrupt: bool = False, code: int = 1001) -> None:
-        """The first connection of `kind` that has been sent `messages` more messages is then dropped, once.
-        The rest of the push that reached the count is lost, as on a real disconnect."""
+        """Once `messages` more messages have gone out on connections of `kind`, drops the one the last
+        went to, once. The rest of that push is lost to it, as on a real disconnect."""
         with self._changed:
             self._drops[kind] = _Drop(messages, abrupt, code)
 
     def refuse_auth(self, kind: str = DATA, *, code: int = 402, times: int | None = None) -> None:
         """The next `times` auth messages of `kind` (None: until `allow_auth`) are refused: with the error
         frame `code` (data), or `"status": "unauthorized"` (trading). Wrong keys are always refused."""
-        if kind == DATA and code not in ERRORS:
-            raise ValueError(f"Alpaca has no market data error {code}")
+        if kind == DATA and code not in AUTH_ERRORS:
+            raise ValueError(f"{code} is not one of the market data stream's auth errors: {sorted(AUTH_ERRORS)}")
         with self._changed:
             self._refused_auth[kind] = _Refusal(code if kind == DATA else 401, times)
 
@@ -377,12 +376,24 @@ class AlpacaStreamStub:
         return None if refusal is None else connection.respond(refusal.code, "refused by the test\n")
 
     async def _handle(self, connection: ServerConnection) -> None:
-        record = self._open[connection]
+        record = self._open.get(connection)
+        if record is None:  # a test dropped it while its upgrade was under way
+            return
+        reply_to = self._data_reply if record.kind == DATA else self._trading_reply
         try:
-            if record.kind == DATA:
-                await self._serve_data(connection, record)
-            else:
-                await self._serve_trading(connection, record)
+            if record.kind == DATA:  # the market data stream greets; trade_updates waits for the auth
+                await self._handshake_pause(connection, DATA)
+                await connection.send(self._encode(DATA, [{"T": "success", "msg": "connected"}]))
+            async for frame in connection:
+                message = msgpack.unpackb(frame) if record.kind == DATA else json.loads(frame)
+                with self._changed:
+                    record.received.append(message)
+                    reply = reply_to(record, message)
+                    self._changed.notify_all()
+                if message.get("action") in ("auth", "authenticate"):
+                    await self._handshake_pause(connection, record.kind)
+                # Market data frames are arrays of messages, trade_updates frames a single one.
+                await connection.send(self._encode(record.kind, [reply] if record.kind == DATA else reply))
         except ConnectionClosed:
             pass
         except Exception as error:  # noqa: BLE001 - any failure of the stand-in must fail the test
@@ -390,29 +401,15 @@ class AlpacaStreamStub:
         finally:
             self._closed(connection)
 
-    async def _serve_data(self, connection: ServerConnection, record: StreamConnection) -> None:
-        await self._handshake_pause(connection, DATA)
-        await connection.send(self._encode(DATA, [{"T": "success", "msg": "connected"}]))
-        async for frame in connection:
-            message = msgpack.unpackb(frame)
-            with self._changed:
-                record.received.append(message)
-                reply = self._data_reply(record, message)
-                self._changed.notify_all()
-            if message.get("action") == "auth":
-                await self._handshake_pause(connection, DATA)
-            await connection.send(self._encode(DATA, [reply]))
-
     def _data_reply(self, record: StreamConnection, message: dict) -> dict:
+        """Alpaca's answer to what alpaca-py sends; anything else it would not send is a stand-in error."""
         action = message.get("action")
-        if action == "auth":
+        if action == "auth" and not record.authenticated:
             return self._authenticate_data(record, message)
-        if not record.authenticated:
-            return _error(401)
         channels = {key: value for key, value in message.items() if key != "action"}
-        if action not in ("subscribe", "unsubscribe") or not all(
-                key in CHANNELS and isinstance(value, list) for key, value in channels.items()):
-            return _error(400)
+        if not (record.authenticated and action in ("subscribe", "unsubscribe") and all(
+                key in CHANNELS and isinstance(value, list) for key, value in channels.items())):
+            raise AssertionError(f"unexpected market data message: {message!r}")
         for channel, symbols in channels.items():
             if action == "subscribe":
                 record.subscriptions[channel].update(symbols)
@@ -424,8 +421,6 @@ class AlpacaStreamStub:
                 "cancelErrors": subscribed["trades"]}
 
     def _authenticate_data(self, record: StreamConnection, message: dict) -> dict:
-        if record.authenticated:
-            return _error(403)
         record.key = message.get("key")
         refusal = self._take(self._refused_auth, DATA)
         if refusal is not None:
@@ -438,18 +433,9 @@ class AlpacaStreamStub:
         else:
             code = None
         record.auth_error, record.authenticated = code, code is None
-        return {"T": "success", "msg": "authenticated"} if code is None else _error(code)
-
-    async def _serve_trading(self, connection: ServerConnection, record: StreamConnection) -> None:
-        async for frame in connection:
-            message = json.loads(frame)
-            with self._changed:
-                record.received.append(message)
-                reply = self._trading_reply(record, message)
-                self._changed.notify_all()
-            if message.get("action") == "authenticate":
-                await self._handshake_pause(connection, TRADING)
-            await connection.send(self._encode(TRADING, reply))
+        if code is None:
+            return {"T": "success", "msg": "authenticated"}
+        return {"T": "error", "code": code, "msg": AUTH_ERRORS[code]}
 
     def _trading_reply(self, record: StreamConnection, message: dict) -> dict:
         action, data = message.get("action"), message.get("data") or {}
@@ -539,10 +525,6 @@ class AlpacaStreamStub:
             if refusal.times == 0:
                 del refusals[kind]
         return refusal
-
-
-def _error(code: int) -> dict:
-    return {"T": "error", "code": code, "msg": ERRORS[code]}
 
 
 @contextmanager

@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from uuid import UUID
 
+import msgpack
 import pytest
 from alpaca.data.live import StockDataStream
 from alpaca.data.models import Bar, Trade
@@ -67,6 +68,18 @@ def trading_stream(stub: AlpacaStreamStub) -> TradingStream:
     return fast_backoff(TradingStream("key", "secret", url_override=stub.trading_url))
 
 
+def accepted_order(alpaca_stub, qty: int, client_order_id: str | None = None) -> tuple[TradingClient, dict]:
+    """An AAPL market buy placed through alpaca-py and held unfilled by the REST stub, as Alpaca holds
+    an order before its fills arrive on trade_updates: the client, and the stub's wire order."""
+    alpaca_stub.set_price("AAPL", "150")
+    alpaca_stub.accept_without_fill = True
+    client = TradingClient("key", "secret", url_override=alpaca_stub.url)
+    client.submit_order(MarketOrderRequest(symbol="AAPL", qty=qty, side=OrderSide.BUY, time_in_force=TimeInForce.DAY,
+                                           client_order_id=client_order_id))
+    [order] = alpaca_stub.orders
+    return client, order
+
+
 # --- market data -------------------------------------------------------------------------------
 
 
@@ -102,23 +115,23 @@ def test_trades_and_bars_reach_the_handlers_as_alpaca_models(alpaca_stream_stub)
 
 
 def test_messages_go_to_subscribers_only_batched_or_one_per_frame(alpaca_stream_stub):
-    trades, bars = Inbox(), Inbox()
+    trades, bars, daily_bars = Inbox(), Inbox(), Inbox()
     stream = data_stream(alpaca_stream_stub)
     stream.subscribe_trades(trades.handle, "AAPL")
     stream.subscribe_bars(bars.handle, "*")
-
+    stream.subscribe_daily_bars(daily_bars.handle, "AAPL")
     quote = {"T": "q", "S": "AAPL", "t": AT, "bp": 1.0, "bs": 1, "ap": 1.1, "as": 1}
 
     with running(stream):
-        alpaca_stream_stub.wait_for_subscription("bars", "*")
+        alpaca_stream_stub.wait_for_subscription("dailyBars", "AAPL")
         single = alpaca_stream_stub.push(*(trade("AAPL", AT, price, 1) for price in (1, 2)), batch=False)
-        batched = alpaca_stream_stub.push(trade("TSLA", AT, 9, 1), trade("AAPL", AT, 3, 1),
-                                          bar("TSLA", AT, 1, 1, 1, 1, 1), quote)
-        received, [any_symbol] = trades.wait_for(3), bars.wait_for(1)
+        batched = alpaca_stream_stub.push(trade("TSLA", AT, 9, 1), trade("AAPL", AT, 3, 1), quote,
+                                          bar("TSLA", AT, 1, 1, 1, 1, 1), bar("AAPL", AT, 5, 6, 4, 5, 900, kind="d"))
+        [day], [minute], received = daily_bars.wait_for(1), bars.wait_for(1), trades.wait_for(3)
 
-    assert (single, batched) == (2, 2)  # neither the TSLA trade nor the unsubscribed quote went out
+    assert (single, batched) == (2, 3)  # neither the TSLA trade nor the unsubscribed quote went out
     assert [t.price for t in received] == [1.0, 2.0, 3.0]
-    assert any_symbol.symbol == "TSLA"
+    assert (minute.symbol, day.symbol, day.volume) == ("TSLA", "AAPL", 900.0)  # "*" took TSLA's minute bar
 
 
 def test_unsubscribing_stops_a_symbol(alpaca_stream_stub):
@@ -320,12 +333,18 @@ def test_a_handler_that_never_returns_is_cancelled_on_stop(alpaca_stream_stub):
     alpaca_stream_stub.wait_until(lambda: not alpaca_stream_stub.connections[-1].open)
 
 
-def test_a_data_client_that_does_not_ask_for_msgpack_is_refused_and_reported():
-    with AlpacaStreamStub() as stub, pytest.raises(InvalidStatus) as refused:
-        connect(stub.data_url(), open_timeout=5).close()
+def test_what_alpaca_py_would_not_send_is_reported_as_a_stand_in_error():
+    with AlpacaStreamStub() as stub:
+        with pytest.raises(InvalidStatus) as refused:
+            connect(stub.data_url(), open_timeout=5).close()
+        with connect(stub.data_url(), additional_headers={"Content-Type": "application/msgpack"}) as client:
+            client.recv(timeout=5)  # the welcome
+            client.send(msgpack.packb({"action": "subscribe", "trades": ["AAPL"]}))  # before any auth
+            stub.wait_until(lambda: not stub.connections[-1].open)
 
     assert refused.value.response.status_code == 415
-    assert len(stub.errors) == 1
+    assert [str(error).split(":")[0] for error in stub.errors] == [
+        "a data client that did not ask for msgpack", "unexpected market data message"]
 
 
 def test_stopping_the_stand_in_leaves_no_thread_or_socket_behind():
@@ -351,12 +370,7 @@ def test_stopping_the_stand_in_leaves_no_thread_or_socket_behind():
 @pytest.mark.parametrize("as_text", [False, True], ids=["binary-frames", "text-frames"])
 def test_fills_of_an_order_the_rest_stub_holds_reach_the_handler(alpaca_stub, alpaca_stream_stub, as_text):
     alpaca_stream_stub.trade_updates_as_text = as_text
-    alpaca_stub.set_price("AAPL", "150")
-    alpaca_stub.accept_without_fill = True
-    client = TradingClient("key", "secret", url_override=alpaca_stub.url)
-    client.submit_order(MarketOrderRequest(symbol="AAPL", qty=10, side=OrderSide.BUY, time_in_force=TimeInForce.DAY,
-                                           client_order_id="coid-1"))
-    [order] = alpaca_stub.orders
+    client, order = accepted_order(alpaca_stub, 10, "coid-1")
     updates = Inbox()
     stream = trading_stream(alpaca_stream_stub)
     stream.subscribe_trade_updates(updates.handle)
@@ -384,11 +398,7 @@ def test_fills_of_an_order_the_rest_stub_holds_reach_the_handler(alpaca_stub, al
 
 
 def test_other_order_events_arrive_in_order(alpaca_stub, alpaca_stream_stub):
-    alpaca_stub.set_price("AAPL", "150")
-    alpaca_stub.accept_without_fill = True
-    client = TradingClient("key", "secret", url_override=alpaca_stub.url)
-    client.submit_order(MarketOrderRequest(symbol="AAPL", qty=1, side=OrderSide.BUY, time_in_force=TimeInForce.DAY))
-    [order] = alpaca_stub.orders
+    _, order = accepted_order(alpaca_stub, 1)
     events = ["new", "canceled", "rejected", "expired", "order_cancel_rejected"]
     updates = Inbox()
     stream = trading_stream(alpaca_stream_stub)
@@ -425,11 +435,7 @@ def test_the_trading_handshake_and_refused_auth(alpaca_stream_stub):
 
 @pytest.mark.parametrize("abrupt", [False, True], ids=["close", "tcp-reset"])
 def test_a_dropped_trading_connection_listens_again(alpaca_stub, alpaca_stream_stub, abrupt):
-    alpaca_stub.set_price("AAPL", "150")
-    alpaca_stub.accept_without_fill = True
-    TradingClient("key", "secret", url_override=alpaca_stub.url).submit_order(
-        MarketOrderRequest(symbol="AAPL", qty=1, side=OrderSide.BUY, time_in_force=TimeInForce.DAY))
-    [order] = alpaca_stub.orders
+    _, order = accepted_order(alpaca_stub, 1)
     updates = Inbox()
     stream = trading_stream(alpaca_stream_stub)
     stream.subscribe_trade_updates(updates.handle)
@@ -479,6 +485,8 @@ def test_order_update_moves_the_order_along_as_alpaca_does():
         order_update(order, "fill")
 
 
-def test_push_refuses_what_is_not_market_data(alpaca_stream_stub):
+def test_the_controls_refuse_what_alpaca_would_not_send(alpaca_stream_stub):
     with pytest.raises(ValueError, match="not a market data message"):
         alpaca_stream_stub.push({"T": "success", "msg": "connected"})
+    with pytest.raises(ValueError, match="401 is not one of"):
+        alpaca_stream_stub.refuse_auth(code=401)
