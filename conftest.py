@@ -2,7 +2,7 @@
 import pytest
 from django.core.cache import cache
 
-from tests.alpaca_fixtures import alpaca_account, alpaca_stub  # noqa: F401
+from tests.alpaca_fixtures import alpaca_account, alpaca_stream_stub, alpaca_stub  # noqa: F401
 from tests.factories import UserFactory
 
 

@@ -1,8 +1,9 @@
-"""pytest fixtures for the local Alpaca stand-in (tests/alpaca_stub.py)."""
+"""pytest fixtures for the local Alpaca stand-ins: REST (tests/alpaca_stub.py) and streams (tests/alpaca_stream_stub.py)."""
 
 import pytest
 from django.test import override_settings
 
+from tests.alpaca_stream_stub import AlpacaStreamStub
 from tests.alpaca_stub import AlpacaStub
 from tests.factories import BrokerAccountFactory
 
@@ -13,6 +14,14 @@ def alpaca_stub():
     with AlpacaStub() as stub, override_settings(TRADEBOT_ALPACA_ALLOWED_HOSTS=["127.0.0.1"]):
         yield stub
     assert not stub.errors, f"the Alpaca stub itself failed: {stub.errors!r}"
+
+
+@pytest.fixture
+def alpaca_stream_stub():
+    """Alpaca's market data and trade_updates streams, with the same keys as `alpaca_stub`."""
+    with AlpacaStreamStub() as stub:
+        yield stub
+    assert not stub.errors, f"the Alpaca stream stub itself failed: {stub.errors!r}"
 
 
 @pytest.fixture

@@ -218,8 +218,9 @@ class AlpacaStub:
     def hang_next(self, path_prefix: str, seconds: float, *, times: int = 1, method: str | None = None) -> None:
         self.fail_next(path_prefix, None, times=times, delay=seconds, method=method)
 
-    def update_order(self, client_order_id: str, **wire_fields) -> None:
-        """Overwrite fields of a stored order as they appear on the wire, e.g. status="expired"."""
+    def update_order(self, client_order_id: str, /, **wire_fields) -> None:
+        """Overwrite fields of a stored order as they appear on the wire, e.g. status="expired", or
+        with a whole wire order (`**order`, which may carry its own client_order_id)."""
         with self._lock:
             self._order_by_client_id(client_order_id).update(wire_fields)
 
