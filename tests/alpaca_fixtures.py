@@ -1,4 +1,5 @@
-"""pytest fixtures for the local Alpaca stand-ins: REST (tests/alpaca_stub.py) and streams (tests/alpaca_stream_stub.py)."""
+"""pytest fixtures for the local Alpaca stand-ins: REST (tests/alpaca_stub.py) and streams
+(tests/alpaca_stream_stub.py)."""
 
 import pytest
 from django.test import override_settings

@@ -82,40 +82,96 @@ TRADING_PATH = "/stream"
 CHANNELS = ("trades", "quotes", "bars", "updatedBars", "dailyBars", "statuses", "lulds")
 # The channel whose subscribers get each message type. Trade corrections (c) and cancels (x) have no
 # channel key of their own: Alpaca sends them to whoever subscribed the symbol's trades.
-CHANNEL_OF_TYPE = {"t": "trades", "c": "trades", "x": "trades", "q": "quotes", "b": "bars", "u": "updatedBars",
-                   "d": "dailyBars", "s": "statuses", "l": "lulds"}
+CHANNEL_OF_TYPE = {
+    "t": "trades",
+    "c": "trades",
+    "x": "trades",
+    "q": "quotes",
+    "b": "bars",
+    "u": "updatedBars",
+    "d": "dailyBars",
+    "s": "statuses",
+    "l": "lulds",
+}
 # Alpaca's market data error frames that can answer an auth. alpaca-py reconnects with back-off after
 # all but 409, which ends its run.
 AUTH_ERRORS = {402: "auth failed", 406: "connection limit exceeded", 409: "insufficient subscription"}
 # Where Alpaca moves an order's status with each trade_updates event, and which of its timestamps it sets.
-STATUS_OF_EVENT = {"new": "new", "accepted": "accepted", "pending_new": "pending_new", "fill": "filled",
-                   "partial_fill": "partially_filled", "canceled": "canceled", "expired": "expired",
-                   "rejected": "rejected", "replaced": "replaced", "pending_cancel": "pending_cancel",
-                   "pending_replace": "pending_replace", "done_for_day": "done_for_day"}
-TIMESTAMP_OF_EVENT = {"fill": "filled_at", "canceled": "canceled_at", "expired": "expired_at",
-                      "rejected": "failed_at", "replaced": "replaced_at"}
+STATUS_OF_EVENT = {
+    "new": "new",
+    "accepted": "accepted",
+    "pending_new": "pending_new",
+    "fill": "filled",
+    "partial_fill": "partially_filled",
+    "canceled": "canceled",
+    "expired": "expired",
+    "rejected": "rejected",
+    "replaced": "replaced",
+    "pending_cancel": "pending_cancel",
+    "pending_replace": "pending_replace",
+    "done_for_day": "done_for_day",
+}
+TIMESTAMP_OF_EVENT = {
+    "fill": "filled_at",
+    "canceled": "canceled_at",
+    "expired": "expired_at",
+    "rejected": "failed_at",
+    "replaced": "replaced_at",
+}
 
 _trade_ids = itertools.count(1)
 
 
-def trade(symbol: str, at: datetime, price, size: int, *, exchange: str = "V", conditions=("@",),
-          tape: str = "C") -> dict:
+def trade(
+    symbol: str, at: datetime, price, size: int, *, exchange: str = "V", conditions=("@",), tape: str = "C"
+) -> dict:
     """A trade (`T: "t"`) as Alpaca sends it: price a float, size an int, `t` the aware time of the trade
     (sent as a msgpack Timestamp, the only form alpaca-py parses)."""
-    return {"T": "t", "S": symbol, "i": next(_trade_ids), "x": exchange, "p": float(price), "s": int(size),
-            "c": list(conditions), "t": at, "z": tape}
+    return {
+        "T": "t",
+        "S": symbol,
+        "i": next(_trade_ids),
+        "x": exchange,
+        "p": float(price),
+        "s": int(size),
+        "c": list(conditions),
+        "t": at,
+        "z": tape,
+    }
 
 
-def bar(symbol: str, at: datetime, open, high, low, close, volume: int, *, trade_count: int | None = None,
-        vwap=None, kind: str = "b") -> dict:
+def bar(
+    symbol: str,
+    at: datetime,
+    open,
+    high,
+    low,
+    close,
+    volume: int,
+    *,
+    trade_count: int | None = None,
+    vwap=None,
+    kind: str = "b",
+) -> dict:
     """A minute bar (`kind` "b"; "u" an updated bar, "d" a daily bar) opening at `at`. `n` and `vw` are
     always sent, nil when unknown: without them alpaca-py drops the rest of the frame."""
-    return {"T": kind, "S": symbol, "o": float(open), "h": float(high), "l": float(low), "c": float(close),
-            "v": int(volume), "t": at, "n": trade_count, "vw": None if vwap is None else float(vwap)}
+    return {
+        "T": kind,
+        "S": symbol,
+        "o": float(open),
+        "h": float(high),
+        "l": float(low),
+        "c": float(close),
+        "v": int(volume),
+        "t": at,
+        "n": trade_count,
+        "vw": None if vwap is None else float(vwap),
+    }
 
 
-def order_update(order: dict, event: str, *, qty=None, price=None, position_qty=None,
-                 at: datetime | None = None) -> dict:
+def order_update(
+    order: dict, event: str, *, qty=None, price=None, position_qty=None, at: datetime | None = None
+) -> dict:
     """The `data` of a trade_updates message: `event` happening to `order`, a wire order such as
     `AlpacaStub.orders` holds, moved along as Alpaca moves it: its status, `updated_at` and the event's
     own timestamp, and for a fill or partial_fill its cumulative `filled_qty` and volume-weighted
@@ -240,8 +296,9 @@ class AlpacaStreamStub:
 
     async def _listen(self) -> Server:
         # No server pings (the client pings); a client that does not answer a close is cut after 1 s.
-        return await serve(self._handle, "127.0.0.1", 0, process_request=self._admit, ping_interval=None,
-                           close_timeout=1)
+        return await serve(
+            self._handle, "127.0.0.1", 0, process_request=self._admit, ping_interval=None, close_timeout=1
+        )
 
     async def _shutdown(self) -> None:
         self._server.close()
@@ -276,8 +333,9 @@ class AlpacaStreamStub:
         """Sends `{"stream": "trade_updates", "data": update}` (see `order_update`) to every authenticated
         trading connection listening to trade_updates. Returns how many connections it went to."""
         message = {"stream": "trade_updates", "data": update}
-        return self._call(self._deliver(
-            TRADING, lambda connection: [message] if "trade_updates" in connection.streams else []))
+        return self._call(
+            self._deliver(TRADING, lambda connection: [message] if "trade_updates" in connection.streams else [])
+        )
 
     def drop(self, kind: str = DATA, *, abrupt: bool = False, code: int = 1001) -> int:
         """Ends every open connection of `kind` now: a WebSocket close with `code` or, `abrupt`, a TCP
@@ -330,8 +388,14 @@ class AlpacaStreamStub:
         wanted = set(symbols)
 
         def subscribed() -> StreamConnection | None:
-            return next((c for c in self._connections if c.kind == DATA and c.open and c.authenticated
-                         and c.subscriptions[channel] == wanted), None)
+            return next(
+                (
+                    c
+                    for c in self._connections
+                    if c.kind == DATA and c.open and c.authenticated and c.subscriptions[channel] == wanted
+                ),
+                None,
+            )
 
         self.wait_until(lambda: subscribed() is not None, timeout)
         with self._changed:
@@ -341,21 +405,37 @@ class AlpacaStreamStub:
         """Waits until an open trading connection listens to trade_updates; returns it."""
 
         def listening() -> StreamConnection | None:
-            return next((c for c in self._connections if c.kind == TRADING and c.open and c.authenticated
-                         and "trade_updates" in c.streams), None)
+            return next(
+                (
+                    c
+                    for c in self._connections
+                    if c.kind == TRADING and c.open and c.authenticated and "trade_updates" in c.streams
+                ),
+                None,
+            )
 
         self.wait_until(lambda: listening() is not None, timeout)
         with self._changed:
             return copy.deepcopy(listening())
 
     def _describe(self) -> str:
-        return "\n".join(
-            f"  #{c.number} {c.kind} {c.path} {'open' if c.open else 'refused' if c.refused else 'closed'}"
-            f" auth={'ok' if c.authenticated else c.auth_error} sent={c.sent}"
-            f" {({k: sorted(v) for k, v in c.subscriptions.items() if v} if c.kind == DATA else sorted(c.streams))}"
-            for c in self._connections) or "  none"
+        return (
+            "\n".join(
+                f"  #{c.number} {c.kind} {c.path} {'open' if c.open else 'refused' if c.refused else 'closed'}"
+                f" auth={'ok' if c.authenticated else c.auth_error} sent={c.sent}"
+                f" {self._subscribed(c)}"
+                for c in self._connections
+            )
+            or "  none"
+        )
 
     # --- serving (on the stand-in's loop) ------------------------------------------------------
+
+    @staticmethod
+    def _subscribed(connection) -> object:
+        if connection.kind == DATA:
+            return {channel: sorted(symbols) for channel, symbols in connection.subscriptions.items() if symbols}
+        return sorted(connection.streams)
 
     def _admit(self, connection: ServerConnection, request: Request):
         """Records every upgrade request and refuses those a test asked to refuse."""
@@ -407,8 +487,11 @@ class AlpacaStreamStub:
         if action == "auth" and not record.authenticated:
             return self._authenticate_data(record, message)
         channels = {key: value for key, value in message.items() if key != "action"}
-        if not (record.authenticated and action in ("subscribe", "unsubscribe") and all(
-                key in CHANNELS and isinstance(value, list) for key, value in channels.items())):
+        if not (
+            record.authenticated
+            and action in ("subscribe", "unsubscribe")
+            and all(key in CHANNELS and isinstance(value, list) for key, value in channels.items())
+        ):
             raise AssertionError(f"unexpected market data message: {message!r}")
         for channel, symbols in channels.items():
             if action == "subscribe":
@@ -417,8 +500,12 @@ class AlpacaStreamStub:
                 record.subscriptions[channel].difference_update(symbols)
         # Alpaca acknowledges with the whole set, corrections and cancels mirroring trades.
         subscribed = {channel: sorted(symbols) for channel, symbols in record.subscriptions.items()}
-        return {"T": "subscription", **subscribed, "corrections": subscribed["trades"],
-                "cancelErrors": subscribed["trades"]}
+        return {
+            "T": "subscription",
+            **subscribed,
+            "corrections": subscribed["trades"],
+            "cancelErrors": subscribed["trades"],
+        }
 
     def _authenticate_data(self, record: StreamConnection, message: dict) -> dict:
         record.key = message.get("key")
@@ -428,7 +515,8 @@ class AlpacaStreamStub:
         elif (message.get("key"), message.get("secret")) != (self.api_key, self.secret_key):
             code = 402
         elif self.data_connection_limit is not None and self.data_connection_limit <= sum(
-                c.kind == DATA and c.authenticated for c in self._open.values()):
+            c.kind == DATA and c.authenticated for c in self._open.values()
+        ):
             code = 406
         else:
             code = None
@@ -442,7 +530,9 @@ class AlpacaStreamStub:
         if action == "authenticate":
             record.key = data.get("key_id")
             refused = self._take(self._refused_auth, TRADING) is not None or (
-                data.get("key_id"), data.get("secret_key")) != (self.api_key, self.secret_key)
+                data.get("key_id"),
+                data.get("secret_key"),
+            ) != (self.api_key, self.secret_key)
             record.auth_error, record.authenticated = (401 if refused else None), not refused
             status = "unauthorized" if refused else "authorized"
             return {"stream": "authorization", "data": {"action": "authenticate", "status": status}}
@@ -451,8 +541,7 @@ class AlpacaStreamStub:
             return {"stream": "listening", "data": {"streams": sorted(record.streams)}}
         raise AssertionError(f"unexpected trade_updates message: {message!r}")
 
-    async def _deliver(self, kind: str, select: Callable[[StreamConnection], list[dict]],
-                       batch: bool = False) -> int:
+    async def _deliver(self, kind: str, select: Callable[[StreamConnection], list[dict]], batch: bool = False) -> int:
         deliveries = []
         with self._changed:
             for connection, record in self._open.items():
@@ -461,7 +550,7 @@ class AlpacaStreamStub:
                     continue
                 drop = self._drops.get(kind)
                 if drop is not None and drop.after <= len(messages):
-                    messages = messages[:drop.after]
+                    messages = messages[: drop.after]
                     del self._drops[kind]
                 elif drop is not None:
                     drop.after -= len(messages)
@@ -488,7 +577,8 @@ class AlpacaStreamStub:
         if abrupt:
             # SO_LINGER 0: closing sends a TCP reset instead of a FIN, like a peer that vanished.
             connection.transport.get_extra_info("socket").setsockopt(
-                socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0)
+            )
             connection.transport.abort()
         else:
             await connection.close(code, "dropped by the test")
@@ -534,8 +624,12 @@ def running(stream, *, stop_timeout: float = 5.0) -> Iterator[threading.Thread]:
     (it ends early only when the stream does, after a 409 at auth); stops it on exit."""
     loop = asyncio.new_event_loop()
     stop = asyncio.Event()
-    thread = threading.Thread(target=loop.run_until_complete, args=(_run(stream, stop, stop_timeout),),
-                              name=f"alpaca-{type(stream).__name__}", daemon=True)
+    thread = threading.Thread(
+        target=loop.run_until_complete,
+        args=(_run(stream, stop, stop_timeout),),
+        name=f"alpaca-{type(stream).__name__}",
+        daemon=True,
+    )
     thread.start()
     try:
         yield thread

@@ -74,8 +74,11 @@ def accepted_order(alpaca_stub, qty: int, client_order_id: str | None = None) ->
     alpaca_stub.set_price("AAPL", "150")
     alpaca_stub.accept_without_fill = True
     client = TradingClient("key", "secret", url_override=alpaca_stub.url)
-    client.submit_order(MarketOrderRequest(symbol="AAPL", qty=qty, side=OrderSide.BUY, time_in_force=TimeInForce.DAY,
-                                           client_order_id=client_order_id))
+    client.submit_order(
+        MarketOrderRequest(
+            symbol="AAPL", qty=qty, side=OrderSide.BUY, time_in_force=TimeInForce.DAY, client_order_id=client_order_id
+        )
+    )
     [order] = alpaca_stub.orders
     return client, order
 
@@ -91,26 +94,41 @@ def test_trades_and_bars_reach_the_handlers_as_alpaca_models(alpaca_stream_stub)
 
     with running(stream):
         connection = alpaca_stream_stub.wait_for_subscription("trades", "AAPL", "MSFT")
-        sent = alpaca_stream_stub.push(trade("AAPL", AT, Decimal("185.64"), 100),
-                                       bar("AAPL", AT, "185.6", "185.7", "185.5", "185.64", 12000,
-                                           trade_count=150, vwap="185.61"),
-                                       trade("MSFT", AT, 370.87, 5))
+        sent = alpaca_stream_stub.push(
+            trade("AAPL", AT, Decimal("185.64"), 100),
+            bar("AAPL", AT, "185.6", "185.7", "185.5", "185.64", 12000, trade_count=150, vwap="185.61"),
+            trade("MSFT", AT, 370.87, 5),
+        )
         [apple, microsoft], [minute] = trades.wait_for(2), bars.wait_for(1)
 
     assert sent == 3
     assert connection.path == "/v2/iex"
     assert connection.headers["content-type"] == "application/msgpack"
-    assert connection.received == [{"action": "auth", "key": "key", "secret": "secret"},
-                                   {"trades": ["AAPL", "MSFT"], "bars": ["AAPL"], "action": "subscribe"}]
+    assert connection.received == [
+        {"action": "auth", "key": "key", "secret": "secret"},
+        {"trades": ["AAPL", "MSFT"], "bars": ["AAPL"], "action": "subscribe"},
+    ]
     assert connection.subscriptions["bars"] == {"AAPL"}
     assert isinstance(apple, Trade)
     assert (apple.symbol, apple.price, apple.size, apple.exchange, apple.conditions, apple.tape) == (
-        "AAPL", 185.64, 100.0, "V", ["@"], "C")
+        "AAPL",
+        185.64,
+        100.0,
+        "V",
+        ["@"],
+        "C",
+    )
     assert apple.timestamp == AT and apple.timestamp.utcoffset().total_seconds() == 0
     assert (microsoft.symbol, microsoft.price) == ("MSFT", 370.87)
     assert isinstance(minute, Bar)
     assert (minute.symbol, minute.open, minute.high, minute.low, minute.close, minute.volume) == (
-        "AAPL", 185.6, 185.7, 185.5, 185.64, 12000.0)
+        "AAPL",
+        185.6,
+        185.7,
+        185.5,
+        185.64,
+        12000.0,
+    )
     assert (minute.trade_count, minute.vwap, minute.timestamp) == (150.0, 185.61, AT)
 
 
@@ -125,8 +143,13 @@ def test_messages_go_to_subscribers_only_batched_or_one_per_frame(alpaca_stream_
     with running(stream):
         alpaca_stream_stub.wait_for_subscription("dailyBars", "AAPL")
         single = alpaca_stream_stub.push(*(trade("AAPL", AT, price, 1) for price in (1, 2)), batch=False)
-        batched = alpaca_stream_stub.push(trade("TSLA", AT, 9, 1), trade("AAPL", AT, 3, 1), quote,
-                                          bar("TSLA", AT, 1, 1, 1, 1, 1), bar("AAPL", AT, 5, 6, 4, 5, 900, kind="d"))
+        batched = alpaca_stream_stub.push(
+            trade("TSLA", AT, 9, 1),
+            trade("AAPL", AT, 3, 1),
+            quote,
+            bar("TSLA", AT, 1, 1, 1, 1, 1),
+            bar("AAPL", AT, 5, 6, 4, 5, 900, kind="d"),
+        )
         [day], [minute], received = daily_bars.wait_for(1), bars.wait_for(1), trades.wait_for(3)
 
     assert (single, batched) == (2, 3)  # neither the TSLA trade nor the unsubscribed quote went out
@@ -171,8 +194,10 @@ def test_a_dropped_connection_is_reopened_and_resubscribed_by_alpaca_py(alpaca_s
     first = alpaca_stream_stub.connections[0]
     assert dropped == 1
     assert reopened.number == 2
-    assert reopened.received == [{"action": "auth", "key": "key", "secret": "secret"},
-                                 {"trades": ["AAPL"], "quotes": ["MSFT"], "action": "subscribe"}]
+    assert reopened.received == [
+        {"action": "auth", "key": "key", "secret": "secret"},
+        {"trades": ["AAPL"], "quotes": ["MSFT"], "action": "subscribe"},
+    ]
     assert reopened.received[-1] == first.received[-1]  # the whole table again, not only the change
 
 
@@ -205,7 +230,10 @@ def test_refused_auth_is_retried_with_back_off_until_allowed(alpaca_stream_stub)
 
     assert connection.number == 3
     assert [(c.auth_error, c.authenticated) for c in alpaca_stream_stub.connections] == [
-        (406, False), (406, False), (None, True)]
+        (406, False),
+        (406, False),
+        (None, True),
+    ]
 
 
 def test_refusals_without_a_count_last_until_lifted(alpaca_stream_stub):
@@ -277,7 +305,7 @@ def test_refused_connections_are_retried_with_growing_back_off(alpaca_stream_stu
     assert [c.refused for c in attempts] == [429, 429, 429, None]
     gaps = [later.opened_at - earlier.opened_at for earlier, later in itertools.pairwise(attempts)]
     # Equal jitter: the n-th wait is at least half of min_backoff * 2**(n-1), capped at max_backoff.
-    assert [gap >= least for gap, least in zip(gaps, (0.025, 0.05, 0.1))] == [True, True, True]
+    assert [gap >= least for gap, least in zip(gaps[:3], (0.025, 0.05, 0.1), strict=True)] == [True, True, True]
 
 
 def test_a_delayed_handshake_holds_the_client_and_a_stop_still_ends_it(alpaca_stream_stub):
@@ -344,7 +372,9 @@ def test_what_alpaca_py_would_not_send_is_reported_as_a_stand_in_error():
 
     assert refused.value.response.status_code == 415
     assert [str(error).split(":")[0] for error in stub.errors] == [
-        "a data client that did not ask for msgpack", "unexpected market data message"]
+        "a data client that did not ask for msgpack",
+        "unexpected market data message",
+    ]
 
 
 def test_stopping_the_stand_in_leaves_no_thread_or_socket_behind():
@@ -386,12 +416,20 @@ def test_fills_of_an_order_the_rest_stub_holds_reach_the_handler(alpaca_stub, al
 
     assert isinstance(partial, TradeUpdate)
     assert (partial.event, partial.order.status, partial.order.filled_qty, partial.order.filled_avg_price) == (
-        TradeEvent.PARTIAL_FILL, OrderStatus.PARTIALLY_FILLED, "4", "150.3")
+        TradeEvent.PARTIAL_FILL,
+        OrderStatus.PARTIALLY_FILLED,
+        "4",
+        "150.3",
+    )
     assert (partial.price, partial.qty, partial.position_qty) == (150.3, 4.0, 4.0)
     assert isinstance(partial.execution_id, UUID)
     assert partial.timestamp == AT
     assert (fill.event, fill.order.status, fill.order.filled_qty, fill.order.filled_avg_price) == (
-        TradeEvent.FILL, OrderStatus.FILLED, "10", "150.27")
+        TradeEvent.FILL,
+        OrderStatus.FILLED,
+        "10",
+        "150.27",
+    )
     assert (fill.qty, fill.order.client_order_id, fill.order.filled_at) == (6.0, "coid-1", AT)
     rest = client.get_order_by_client_id("coid-1")  # the REST stub was kept in step
     assert (rest.status, rest.filled_qty, rest.filled_avg_price) == (OrderStatus.FILLED, "10", "150.27")
@@ -411,8 +449,10 @@ def test_other_order_events_arrive_in_order(alpaca_stub, alpaca_stream_stub):
         received = updates.wait_for(len(events))
 
     assert [(u.event, u.order.status) for u in received] == [
-        (TradeEvent.NEW, OrderStatus.NEW), (TradeEvent.CANCELED, OrderStatus.CANCELED),
-        (TradeEvent.REJECTED, OrderStatus.REJECTED), (TradeEvent.EXPIRED, OrderStatus.EXPIRED),
+        (TradeEvent.NEW, OrderStatus.NEW),
+        (TradeEvent.CANCELED, OrderStatus.CANCELED),
+        (TradeEvent.REJECTED, OrderStatus.REJECTED),
+        (TradeEvent.EXPIRED, OrderStatus.EXPIRED),
         ("order_cancel_rejected", OrderStatus.ACCEPTED),  # an event alpaca-py has no enum for stays a string
     ]
     assert received[1].order.canceled_at is not None and received[2].order.failed_at is not None
@@ -467,18 +507,33 @@ def test_trade_updates_are_json_in_binary_frames_unless_asked_for_text(alpaca_st
 
 
 def test_order_update_moves_the_order_along_as_alpaca_does():
-    order = {"id": "61e69015-8549-4bfd-b9c3-01e75843f47d", "client_order_id": "c", "qty": "10", "filled_qty": "0",
-             "filled_avg_price": None, "status": "accepted", "updated_at": "2024-01-02T14:00:00Z"}
+    order = {
+        "id": "61e69015-8549-4bfd-b9c3-01e75843f47d",
+        "client_order_id": "c",
+        "qty": "10",
+        "filled_qty": "0",
+        "filled_avg_price": None,
+        "status": "accepted",
+        "updated_at": "2024-01-02T14:00:00Z",
+    }
 
     partial = order_update(order, "partial_fill", qty=4, price="150.3", at=AT)
     fill = order_update(partial["order"], "fill", price="150.25", position_qty=10, at=AT)
 
     assert {k: partial[k] for k in ("event", "qty", "price", "timestamp")} == {
-        "event": "partial_fill", "qty": "4", "price": "150.3", "timestamp": "2024-01-02T15:00:00.123456Z"}
+        "event": "partial_fill",
+        "qty": "4",
+        "price": "150.3",
+        "timestamp": "2024-01-02T15:00:00.123456Z",
+    }
     assert "position_qty" not in partial
     assert {k: fill["order"][k] for k in ("status", "filled_qty", "filled_avg_price", "filled_at", "updated_at")} == {
-        "status": "filled", "filled_qty": "10", "filled_avg_price": "150.27",
-        "filled_at": "2024-01-02T15:00:00.123456Z", "updated_at": "2024-01-02T15:00:00.123456Z"}
+        "status": "filled",
+        "filled_qty": "10",
+        "filled_avg_price": "150.27",
+        "filled_at": "2024-01-02T15:00:00.123456Z",
+        "updated_at": "2024-01-02T15:00:00.123456Z",
+    }
     assert (fill["qty"], fill["position_qty"]) == ("6", "10")
     assert order["status"] == "accepted"  # the caller's order is left as it was
     with pytest.raises(ValueError, match="price"):
