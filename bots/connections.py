@@ -74,7 +74,9 @@ def market_status_for(account: BrokerAccount, now: datetime) -> MarketStatus:
         from brokers.alpaca import AlpacaBroker
 
         minute = now.replace(second=0, microsecond=0)
-        clock = clocks.get_or_compute((account.pk, account.trading_url, minute), lambda: AlpacaBroker(account).clock())
+        clock = clocks.get_or_compute(
+            (account.pk, account.trading_url, minute), lambda: AlpacaBroker(account).clock(), minute=minute
+        )
         return MarketStatus(
             is_open=clock.is_open,
             next_open=clock.next_open,

@@ -190,7 +190,7 @@ def _trade(bot: Bot, config: BotConfig, market, broker, now: datetime, pending: 
             else:
                 decisions.append(Decision(symbol, "skip", 0, f"{problem}; nothing decided", Decimal(0)))
             continue
-        signal = latest_signal(market, symbol, config.timeframe, bars, params, config.signal_mode)
+        signal = latest_signal(market, symbol, config.timeframe, bars, params, config.signal_mode, now=now)
         if not signal.ready and len(bars) < lookback:
             short = f"short bars: the feed has {len(bars)} of the {lookback} asked for, too few for the indicators"
             report_feed_problem(market, symbol, short)

@@ -5,10 +5,13 @@ Every entry is keyed by the feed's identity (kind, data URL, data feed, whose ke
 two users share: one account's feed can never decide another account's trades.
 """
 
+import sys
+import threading
 from collections import OrderedDict
-from collections.abc import Hashable
-from datetime import datetime
+from collections.abc import Callable, Hashable
+from datetime import datetime, timedelta
 
+import numpy as np
 import pandas as pd
 
 from brokers.base import BrokerError, BrokerUnavailable
@@ -19,32 +22,77 @@ from tradebot.errors import Conflict
 from tradebot.health import record_market_data
 
 
-class BoundedCache:
-    """A small LRU map: enough for every symbol and indicator in play, bounded in memory."""
+class MinuteCache:
+    """Results shared by the ticks of the minutes in progress, bounded in memory.
 
-    def __init__(self, size: int):
-        self.size = size
-        self._items: OrderedDict = OrderedDict()
+    Entries belong to the minute whose ticks made them. Bars, indicators and signals are per closed
+    bar, so once a later minute starts nothing asks for those of two minutes before: they are dropped
+    (the previous minute stays, for ticks still finishing it). A bound on the bytes held caps a busy
+    minute: the least recently used entries go first, to be computed again if asked for. So a worker's
+    memory follows the bots it serves now, not every minute it has seen.
+    """
 
-    def get_or_compute(self, key: Hashable, compute):
-        if key in self._items:
-            self._items.move_to_end(key)
-            return self._items[key]
+    def __init__(self, max_bytes: int):
+        self.max_bytes = max_bytes
+        self._items: OrderedDict[Hashable, tuple[datetime, int, object]] = OrderedDict()
+        self._bytes = 0
+        self._newest: datetime | None = None
+        self._lock = threading.Lock()  # the embedded worker ticks in threads
+
+    def get_or_compute(self, key: Hashable, compute: Callable[[], object], *, minute: datetime):
+        with self._lock:
+            if key in self._items:
+                self._items.move_to_end(key)
+                return self._items[key][2]
         value = compute()
-        self._items[key] = value
-        if len(self._items) > self.size:
-            self._items.popitem(last=False)
+        size = nbytes(value)
+        with self._lock:
+            if self._newest is None or minute > self._newest:
+                self._newest = minute
+                self._drop_before(minute - timedelta(minutes=1))
+            if key not in self._items:
+                self._items[key] = (minute, size, value)
+                self._bytes += size
+            while self._bytes > self.max_bytes and len(self._items) > 1:
+                self._bytes -= self._items.popitem(last=False)[1][1]
         return value
 
+    def _drop_before(self, cutoff: datetime) -> None:
+        for key in [key for key, (minute, _, _) in self._items.items() if minute < cutoff]:
+            self._bytes -= self._items.pop(key)[1]
+
+    @property
+    def bytes_held(self) -> int:
+        return self._bytes
+
     def clear(self) -> None:
-        self._items.clear()
+        with self._lock:
+            self._items.clear()
+            self._bytes = 0
+            self._newest = None
 
 
-_bars = BoundedCache(4096)
-_indicators = BoundedCache(16384)
-_signals = BoundedCache(16384)
+def nbytes(value: object) -> int:
+    """What a cached value holds, near enough: its arrays' bytes (a series' index is its bars')."""
+    if isinstance(value, pd.DataFrame):
+        return int(value.memory_usage(index=True).sum())
+    if isinstance(value, pd.Series):
+        return int(value.memory_usage(index=False))
+    if isinstance(value, np.ndarray):
+        return value.nbytes
+    if isinstance(value, dict):
+        return sys.getsizeof(value) + sum(nbytes(item) for item in value.values())
+    if isinstance(value, (tuple, list)):
+        return sys.getsizeof(value) + sum(nbytes(item) for item in value)
+    return sys.getsizeof(value)
+
+
+_MIB = 2**20
+_bars = MinuteCache(64 * _MIB)
+_indicators = MinuteCache(64 * _MIB)
+_signals = MinuteCache(16 * _MIB)
 # Brokers' market clocks, a minute each (bots.connections.market_status_for).
-clocks = BoundedCache(1024)
+clocks = MinuteCache(_MIB)
 
 
 def clear_caches() -> None:
@@ -66,7 +114,7 @@ def recent_bars(market: MarketData, symbol: str, timeframe: str, *, now: datetim
         _record(market, symbol)
         return bars
 
-    return _bars.get_or_compute((market.identity, symbol, timeframe, minute, limit), fetch)
+    return _bars.get_or_compute((market.identity, symbol, timeframe, minute, limit), fetch, minute=minute)
 
 
 def _service_fault(exc: Exception) -> bool:
@@ -84,7 +132,9 @@ def _record(market: MarketData, symbol: str, *, error: str = "") -> None:
         record_market_data(market.health_label, symbol=symbol, error=error)
 
 
-def shared_computer(market: MarketData, symbol: str, timeframe: str, bars: pd.DataFrame) -> Computer:
+def shared_computer(
+    market: MarketData, symbol: str, timeframe: str, bars: pd.DataFrame, *, minute: datetime
+) -> Computer:
     last = bars.index[-1] if len(bars) else None
 
     def compute(name: str, params: Params) -> tuple[Series, pd.Series]:
@@ -93,15 +143,24 @@ def shared_computer(market: MarketData, symbol: str, timeframe: str, bars: pd.Da
             values = indicator.compute(bars, params)
             return values, indicator.vote(values, bars, params)
 
-        return _indicators.get_or_compute((market.identity, symbol, timeframe, last, len(bars), name, params), run)
+        key = (market.identity, symbol, timeframe, last, len(bars), name, params)
+        return _indicators.get_or_compute(key, run, minute=minute)
 
     return compute
 
 
 def latest_signal(
-    market: MarketData, symbol: str, timeframe: str, bars: pd.DataFrame, params: dict[str, Params], mode: str
+    market: MarketData,
+    symbol: str,
+    timeframe: str,
+    bars: pd.DataFrame,
+    params: dict[str, Params],
+    mode: str,
+    *,
+    now: datetime,
 ) -> Signal:
     """The signal of the last closed bar, shared by every bot with this symbol and these indicators."""
+    minute = now.replace(second=0, microsecond=0)
     key = (market.identity, symbol, timeframe, bars.index[-1], len(bars), tuple(params.items()), mode)
-    compute = shared_computer(market, symbol, timeframe, bars)
-    return _signals.get_or_compute(key, lambda: signal_at(evaluate(bars, params, mode, compute), -1))
+    compute = shared_computer(market, symbol, timeframe, bars, minute=minute)
+    return _signals.get_or_compute(key, lambda: signal_at(evaluate(bars, params, mode, compute), -1), minute=minute)

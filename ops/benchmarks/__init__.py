@@ -12,6 +12,7 @@ MODES = {
     "api": "ops.benchmarks.api",
     "backtest": "ops.benchmarks.backtest",
     "crosscheck": "ops.benchmarks.crosscheck",
+    "memory": "ops.benchmarks.memory",
     "simulated": "ops.benchmarks.simulated",
     "ticks": "ops.benchmarks.ticks",
 }
