@@ -20,7 +20,7 @@ from bots.connections import bar_age_clock, broker_for, market_for, market_statu
 from bots.holds import holds_open
 from bots.models import Bot, BrokerAccount, TickLog
 from bots.orders import order_send, orders_repair
-from brokers.base import BrokerError
+from brokers.base import BrokerAuthRefused, BrokerError, BrokerUnavailable
 from engine.config import BotConfig, config_errors
 from engine.indicators import REGISTRY
 from engine.market_time import EXCHANGE_TZ, trading_day_start
@@ -31,6 +31,7 @@ from market.bar_checks import bars_problem, stale_reason
 from market.cache import latest_signal, recent_bars, report_feed_problem
 from positions.models import Position
 from positions.services import commission_share
+from tradebot.circuits import circuit_blocks, circuit_failure, circuit_success
 from tradebot.errors import BrokerAccountUnusable, Conflict
 from tradebot.events import publish
 from trades.models import Trade
@@ -113,7 +114,13 @@ def _run(bot: Bot, *, force: bool, now: datetime) -> TickReport:
         services.bot_fail(bot=bot, message=f"configuration no longer validates: {problems}")
         return TickReport(bot.pk, "failed", bot.status_reason)
     account = bot.broker_account
+    circuits: list[str] = []
     try:
+        market = market_for(account)
+        broker = broker_for(account, market, now=now)
+        circuits = [name for name in (getattr(broker, "circuit", ""), getattr(market, "circuit", "")) if name]
+        if down := next(filter(None, (circuit_blocks(name, now=now) for name in circuits)), None):
+            return TickReport(bot.pk, "held", f"the broker or its feed is {down}: entries held until it answers")
         if not force:
             status = market_status_for(account, now)
             if not status.is_open:
@@ -126,8 +133,6 @@ def _run(bot: Bot, *, force: bool, now: datetime) -> TickReport:
                 return TickReport(
                     bot.pk, "skipped", f"outside the window {config.window_start:%H:%M}-{config.window_end:%H:%M} ET"
                 )
-        market = market_for(account)
-        broker = broker_for(account, market, now=now)
         pending = [
             trade for trade in orders_repair(bot=bot, broker=broker, now=now) if trade.status == Trade.Status.PENDING
         ]
@@ -139,6 +144,15 @@ def _run(bot: Bot, *, force: bool, now: datetime) -> TickReport:
             "; its open positions cannot be managed until then" if bot.positions.filter(is_open=True).exists() else ""
         )
         return TickReport(bot.pk, "held", f"{exc}. Entries held{unmanaged}")
+    except BrokerAuthRefused as exc:
+        services.bot_fail(bot=bot, message=f"{exc}: enter the account's keys again, then start the bot")
+        return TickReport(bot.pk, "failed", bot.status_reason)
+    except BrokerUnavailable as exc:
+        # An outage, not this bot's fault: every bot behind the endpoint holds (its circuit opens after a
+        # few failures) and resumes by itself when it answers again. Never `error` for that.
+        if exc.circuit:
+            circuit_failure(exc.circuit, str(exc), now=now)
+        return TickReport(bot.pk, "held", f"{exc}: entries held, retried with back-off")
     except BrokerError as exc:
         return _failed(bot, f"broker: {exc}")
     except Exception as exc:  # a feed or data fault: counted like a broker failure, never a silent stop
@@ -146,6 +160,9 @@ def _run(bot: Bot, *, force: bool, now: datetime) -> TickReport:
         return _failed(bot, f"{type(exc).__name__}: {exc}")
     if bot.consecutive_failures:
         Bot.objects.filter(pk=bot.pk).update(consecutive_failures=0)
+    resumed = [down for name in circuits if (down := circuit_success(name, now=now))]
+    if resumed:
+        report.message = f"resumed: the broker and its feed answer again after {max(resumed)}; " + report.message
     return report
 
 

@@ -26,6 +26,7 @@ from brokers.alpaca_http import (
     client_credentials,
     describe,
     harden,
+    key_fingerprint,
     with_retries,
 )
 from brokers.base import AccountInfo, BrokerError, BrokerPosition, OrderRejected, OrderRequest, OrderResult
@@ -99,11 +100,12 @@ class AlpacaBroker:
         api_key, secret_key = client_credentials(account)
         url = checked_url(account.trading_url, "trading")
         self._client = TradingClient(api_key, secret_key, paper=account.paper, url_override=url)
+        self.circuit = f"alpaca trading {url} {key_fingerprint(api_key)}"
         harden(self._client, settings.ALPACA_TIMEOUT_SECONDS if timeout is None else timeout)
         self._retry = retry or RetryPolicy.from_settings()
 
     def _call(self, what: str, action: Callable[[], T]) -> T:
-        return with_retries(action, self._retry, what)
+        return with_retries(action, self._retry, what, circuit=self.circuit)
 
     def account(self) -> AccountInfo:
         with alpaca_errors("account"):

@@ -2,6 +2,7 @@
 transient failures (timeouts, lost connections, 429, 5xx) retried with exponential back-off, errors
 turned into ours with a short reason, and the account's checked URL and keys."""
 
+import hashlib
 import logging
 import random
 import time
@@ -16,7 +17,7 @@ from alpaca.common.exceptions import APIError
 from alpaca.common.rest import RESTClient
 from django.conf import settings
 
-from brokers.base import BrokerError, BrokerUnavailable, OrderRejected
+from brokers.base import BrokerAuthRefused, BrokerError, BrokerUnavailable, OrderRejected
 from brokers.endpoints import EndpointRefused, EndpointUnresolved, check_endpoint
 from tradebot.errors import BrokerAccountUnusable
 
@@ -127,9 +128,9 @@ def api_code(error: APIError) -> int | None:
         return None
 
 
-def with_retries[T](action: Callable[[], T], policy: RetryPolicy, what: str) -> T:
-    """Run `action`, retrying transient failures; BrokerUnavailable once the attempts are used up.
-    Other errors propagate untouched for the caller to classify."""
+def with_retries[T](action: Callable[[], T], policy: RetryPolicy, what: str, *, circuit: str = "") -> T:
+    """Run `action`, retrying transient failures; BrokerUnavailable (for `circuit`) once the attempts
+    are used up. Other errors propagate untouched for the caller to classify."""
     attempt = 1
     while True:
         try:
@@ -138,7 +139,9 @@ def with_retries[T](action: Callable[[], T], policy: RetryPolicy, what: str) -> 
             if not is_transient(error):
                 raise
             if attempt >= policy.attempts:
-                raise BrokerUnavailable(f"Alpaca {what} failed after {attempt} attempts: {describe(error)}") from error
+                raise BrokerUnavailable(
+                    f"Alpaca {what} failed after {attempt} attempts: {describe(error)}", circuit=circuit
+                ) from error
             log.warning(
                 "Alpaca %s failed (attempt %d of %d), retrying: %s", what, attempt, policy.attempts, describe(error)
             )
@@ -156,6 +159,8 @@ def alpaca_errors(what: str, *, rejectable: bool = False) -> Iterator[None]:
         refused = error.status_code in (400, 403, 422) and api_code(error) is not None
         if rejectable and refused:
             raise OrderRejected(api_message(error)) from error
+        if error.status_code in (401, 403):
+            raise BrokerAuthRefused(f"Alpaca refused {what} for this account: {describe(error)}") from error
         failure = BrokerUnavailable if is_transient(error) else BrokerError
         raise failure(f"Alpaca {what} failed: {describe(error)}") from error
     except requests.RequestException as error:
@@ -173,6 +178,11 @@ def checked_url(url: str, what: str) -> str:
     except EndpointRefused as exc:
         raise BrokerAccountUnusable(f"the account's Alpaca {what} URL {exc}") from None
     return url
+
+
+def key_fingerprint(api_key: str) -> str:
+    """Tells two keys apart in a cache key or a circuit's name without keeping the key itself there."""
+    return hashlib.sha256(api_key.encode()).hexdigest()[:16]
 
 
 def client_credentials(account) -> tuple[str, str]:

@@ -55,7 +55,16 @@ class BrokerError(Exception):
 
 class BrokerUnavailable(BrokerError):
     """The provider could not be reached or kept failing (timeouts, 429, 5xx, after retries): an
-    outage of the service, not a problem of one account; try again later."""
+    outage of the service, not a problem of one account; try again later. `circuit` names the
+    endpoint (tradebot.circuits), so every bot behind it can hold instead of calling it too."""
+
+    def __init__(self, message: str, *, circuit: str = ""):
+        super().__init__(message)
+        self.circuit = circuit
+
+
+class BrokerAuthRefused(BrokerError):
+    """The broker refused the account's keys (401, 403 on an account call): a person must fix them."""
 
 
 class OrderRejected(BrokerError):

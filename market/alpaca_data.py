@@ -1,7 +1,6 @@
 """Bars and latest prices from Alpaca's market data API, through alpaca-py, with the same timeout
 and retry treatment as the broker. Failures raise BrokerError."""
 
-import hashlib
 from datetime import datetime, timedelta
 from decimal import Decimal
 
@@ -13,7 +12,15 @@ from alpaca.data.requests import StockBarsRequest, StockLatestTradeRequest
 from alpaca.data.timeframe import TimeFrame, TimeFrameUnit
 from django.conf import settings
 
-from brokers.alpaca_http import RetryPolicy, alpaca_errors, checked_url, client_credentials, harden, with_retries
+from brokers.alpaca_http import (
+    RetryPolicy,
+    alpaca_errors,
+    checked_url,
+    client_credentials,
+    harden,
+    key_fingerprint,
+    with_retries,
+)
 from brokers.base import BrokerError
 from engine.market_time import TIMEFRAMES
 from market.base import BAR_COLUMNS, empty_bars
@@ -45,6 +52,7 @@ class AlpacaMarketData:
         self._client = StockHistoricalDataClient(api_key, secret_key, url_override=url)
         self._feed = DataFeed(account.data_feed)
         self.identity = ("alpaca", url, self._feed.value, key_fingerprint(api_key))
+        self.circuit = f"alpaca data {url} {self._feed.value} {key_fingerprint(api_key)}"
         # Only the service's own endpoint speaks for the service's health; an account's custom one speaks for itself.
         self.health_label = f"alpaca {self._feed.value}" if url == settings.ALPACA_DATA_URL else None
         harden(self._client, settings.ALPACA_TIMEOUT_SECONDS if timeout is None else timeout)
@@ -79,7 +87,9 @@ class AlpacaMarketData:
             feed=self._feed,
         )
         with alpaca_errors("bars"):
-            barset = with_retries(lambda: self._client.get_stock_bars(request), self._retry, "bars")
+            barset = with_retries(
+                lambda: self._client.get_stock_bars(request), self._retry, "bars", circuit=self.circuit
+            )
         bars = barset.data.get(symbol, [])
         if not bars:
             return empty_bars()
@@ -97,12 +107,9 @@ class AlpacaMarketData:
         """The latest trade Alpaca knows of; `at` only matters to simulated and recorded feeds."""
         request = StockLatestTradeRequest(symbol_or_symbols=symbol, feed=self._feed)
         with alpaca_errors("latest trade"):
-            trades = with_retries(lambda: self._client.get_stock_latest_trade(request), self._retry, "latest trade")
+            trades = with_retries(
+                lambda: self._client.get_stock_latest_trade(request), self._retry, "latest trade", circuit=self.circuit
+            )
         if symbol not in trades:
             raise BrokerError(f"Alpaca has no latest trade for {symbol}")
         return Decimal(str(trades[symbol].price))
-
-
-def key_fingerprint(api_key: str) -> str:
-    """Tells two keys apart in a cache key without keeping the key itself there."""
-    return hashlib.sha256(api_key.encode()).hexdigest()[:16]

@@ -215,6 +215,11 @@ class AlpacaStub:
         with self._lock:
             self._failures.append(_Failure(path_prefix, method, status, delay, times, body, headers or {}))
 
+    def recover(self) -> None:
+        """Stop every injected failure: the stand-in answers normally again."""
+        with self._lock:
+            self._failures.clear()
+
     def hang_next(self, path_prefix: str, seconds: float, *, times: int = 1, method: str | None = None) -> None:
         self.fail_next(path_prefix, None, times=times, delay=seconds, method=method)
 

@@ -92,7 +92,7 @@ def test_a_tick_that_dies_after_alpaca_accepted_the_order_is_repaired_without_a_
     # Alpaca takes the order but every answer is lost: the tick gives up with its trade still pending.
     market.fail_next("/v2/orders", None, times=3, delay=1.5, method="POST")
     report = bot_tick(bot_id=bot.pk, now=AFTER_FALL)
-    assert report.outcome == "failed"
+    assert report.outcome == "held"  # an outage: the bot holds, and no second order is sent after
     assert Trade.objects.get(bot=bot).status == "pending"
     assert len(market.orders) == 1
 
@@ -115,18 +115,55 @@ def test_a_rejected_order_is_a_failed_trade_with_alpacas_message(market, bot):
     assert Bot.objects.get(pk=bot.pk).status == Bot.Status.RUNNING
 
 
-def test_a_broker_that_keeps_failing_puts_the_bot_in_error_and_stops_its_ticks(market, bot):
-    market.fail_next("/v2/clock", 500, times=100)
+def test_a_broker_error_that_is_no_outage_three_times_running_puts_the_bot_in_error(market, bot):
+    market.fail_next("/v2/clock", 404, times=100)
 
     reports = [bot_tick(bot_id=bot.pk, now=AFTER_FALL + timedelta(minutes=i)) for i in range(MAX_CONSECUTIVE_FAILURES)]
 
     assert [r.outcome for r in reports] == ["failed"] * MAX_CONSECUTIVE_FAILURES
     bot.refresh_from_db()
-    assert bot.status == Bot.Status.ERROR and "500" in bot.status_reason
+    assert bot.status == Bot.Status.ERROR and "404" in bot.status_reason
     assert bot.status_reason.startswith(f"{MAX_CONSECUTIVE_FAILURES} ticks failed in a row")
     assert bot.consecutive_failures == MAX_CONSECUTIVE_FAILURES  # as the reason says
     assert not PeriodicTask.objects.get(pk=bot.periodic_task_id).enabled
     assert bot_tick(bot_id=bot.pk, now=AFTER_FALL + timedelta(minutes=9)).outcome == "skipped"
+
+
+def test_refused_keys_put_the_bot_in_error_at_once_a_person_must_fix_them(market, bot):
+    market.api_key = "rotated-at-alpaca"  # the account's keys no longer open it
+
+    report = bot_tick(bot_id=bot.pk, now=AFTER_FALL)
+
+    bot.refresh_from_db()
+    assert report.outcome == "failed" and bot.status == Bot.Status.ERROR
+    assert bot.status_reason.startswith("Alpaca refused clock for this account: HTTP 403")
+    assert "enter the account's keys again" in bot.status_reason
+
+
+def test_an_outage_holds_the_bots_behind_it_and_they_resume_by_themselves(market, bot, alpaca_account):
+    other = services.bot_start(
+        bot=BotFactory(config=dict(CONFIG, name="Second"), owner=alpaca_account.owner, broker_account=alpaca_account)
+    )
+    market.fail_next("/v2/clock", 503, times=1000)
+
+    # Three ticks fail against the endpoint (each with its own retries): its circuit opens.
+    reports = [bot_tick(bot_id=bot.pk, now=AFTER_FALL + timedelta(seconds=10 * i)) for i in range(3)]
+    assert [r.outcome for r in reports] == ["held"] * 3
+    assert "entries held, retried with back-off" in reports[0].message
+    calls = len(market.requests_to("/v2/clock"))
+
+    # Every bot behind it now holds without calling it, and none is ever put in error.
+    held = bot_tick(bot_id=other.pk, now=AFTER_FALL + timedelta(seconds=31))
+    assert held.outcome == "held" and held.message.startswith("the broker or its feed is down for")
+    assert len(market.requests_to("/v2/clock")) == calls
+    assert {b.status for b in Bot.objects.filter(pk__in=[bot.pk, other.pk])} == {Bot.Status.RUNNING}
+
+    # After the pause one tick probes; the endpoint answers again: the bots resume and say so.
+    market.recover()
+    resumed = bot_tick(bot_id=other.pk, now=AFTER_FALL + timedelta(minutes=2))
+    assert resumed.outcome == "traded"
+    assert resumed.message.startswith("resumed: the broker and its feed answer again after")
+    assert bot_tick(bot_id=bot.pk, now=AFTER_FALL + timedelta(minutes=2, seconds=1)).outcome != "held"
 
 
 def test_alpacas_clock_keeps_the_bot_out_of_a_closed_market(market, bot):

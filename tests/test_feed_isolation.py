@@ -167,7 +167,7 @@ def test_one_accounts_broken_custom_feed_is_its_own_problem_not_the_services_hea
     bot = services.bot_start(bot=BotFactory(config=CONFIG, owner=alpaca_account.owner, broker_account=alpaca_account))
     heartbeats_fresh()
 
-    assert bot_tick(bot_id=bot.pk, now=AFTER_FALL).outcome == "failed"
+    assert bot_tick(bot_id=bot.pk, now=AFTER_FALL).outcome == "held"
     assert client.get("/health").status_code == 200
 
     # The same failure on the service's own data endpoint is the service's.
@@ -175,6 +175,6 @@ def test_one_accounts_broken_custom_feed_is_its_own_problem_not_the_services_hea
     with override_settings(ALPACA_DATA_URL=alpaca_stub.url):
         alpaca_account.data_url = ""
         alpaca_account.save()
-        assert bot_tick(bot_id=bot.pk, now=AFTER_FALL + timedelta(minutes=1)).outcome == "failed"
+        assert bot_tick(bot_id=bot.pk, now=AFTER_FALL + timedelta(minutes=1)).outcome == "held"
     response = client.get("/health")
     assert response.status_code == 503 and response.json()["failing"] == ["market_data"]
