@@ -3,6 +3,7 @@ order takes, from a tick or from a person closing a position."""
 
 import logging
 from datetime import datetime, timedelta
+from decimal import Decimal
 
 from django.db import IntegrityError, transaction
 from django.db.models import Q
@@ -136,9 +137,21 @@ def _pending(bot: Bot):
 def _submit(broker: Broker, trade: Trade) -> OrderResult:
     request = OrderRequest(trade.symbol, trade.type, trade.quantity, trade.client_order_id)
     try:
+        if trade.type == Trade.Type.BUY:
+            _check_buying_power(broker, trade)
         return broker.submit_order(request)
     except OrderRejected as exc:
         return _not_sent(trade, str(exc), status="failed")
+
+
+def _check_buying_power(broker: Broker, trade: Trade) -> None:
+    """A buy the account cannot pay for is refused before it is sent, with the two figures: the broker
+    would refuse it anyway, and an account shared with other bots or used by hand may have less than
+    the bot's own books say."""
+    power = broker.account().buying_power
+    cost = Decimal(str(trade.indicators_snapshot.get("close", 0))) * trade.quantity
+    if cost > power:
+        raise OrderRejected(f"insufficient buying power at the broker: {power:,.2f} for an order of about {cost:,.2f}")
 
 
 def _not_sent(trade: Trade, message: str, *, status: str = "cancelled") -> OrderResult:

@@ -48,7 +48,9 @@ def next_bar(market, minute: int) -> None:
 def test_a_refused_buy_holds_entries_on_that_symbol_instead_of_resending_every_bar(
     market, bot, django_capture_on_commit_callbacks
 ):
-    market.set_account(buying_power="10")
+    # Alpaca refuses the account's orders (its buying power is ample: the refusal is Alpaca's own).
+    refusal = '{"code": 40310000, "message": "account is not authorized to trade"}'
+    market.fail_next("/v2/orders", 403, times=1, method="POST", body=refusal)
     layer = get_channel_layer()
     channel = async_to_sync(layer.new_channel)()
     async_to_sync(layer.group_add)(user_group(bot.owner_id), channel)
@@ -57,9 +59,9 @@ def test_a_refused_buy_holds_entries_on_that_symbol_instead_of_resending_every_b
         bot_tick(bot_id=bot.pk, now=AFTER_FALL)
 
     refused = Trade.objects.get(bot=bot)
-    assert refused.status == "failed" and refused.message == "insufficient buying power"
+    assert refused.status == "failed" and refused.message == "account is not authorized to trade"
     [hold] = BotHold.objects.filter(bot=bot, released_at__isnull=True)
-    assert (hold.symbol, hold.side, hold.reason) == ("TEST", "buy", "insufficient buying power")
+    assert (hold.symbol, hold.side, hold.reason) == ("TEST", "buy", "account is not authorized to trade")
     # The owner is told, on their live channel.
     events = [async_to_sync(layer.receive)(channel) for _ in range(2)]
     assert "hold_changed" in {event["event"] for event in events}
@@ -70,14 +72,15 @@ def test_a_refused_buy_holds_entries_on_that_symbol_instead_of_resending_every_b
     assert len(market.requests_to("/v2/orders", "POST")) == 1
     decision = TickLog.objects.filter(bot=bot).order_by("-id")[0].decisions[0]
     assert decision["action"] == "skip"
-    assert decision["reason"].startswith("entries held since the broker refused: insufficient buying power (buy signal")
+    assert decision["reason"].startswith(
+        "entries held since the broker refused: account is not authorized to trade (buy signal"
+    )
     body = api_client(bot.owner).get(f"/bots/{bot.pk}").json()
     assert [(h["symbol"], h["side"], h["reason"]) for h in body["holds"]] == [
-        ("TEST", "buy", "insufficient buying power")
+        ("TEST", "buy", "account is not authorized to trade")
     ]
 
-    # Released by the owner (funds arrived): the next bar's order goes out.
-    market.set_account(buying_power="200000")
+    # Released by the owner (the account was fixed at Alpaca): the next bar's order goes out.
     released = api_client(bot.owner).post(f"/bots/{bot.pk}/holds/{hold.pk}/release")
     assert released.status_code == 200 and released.json()["holds"] == []
     next_bar(market, 4)
@@ -97,6 +100,18 @@ def test_an_order_rejected_after_alpaca_took_it_holds_too(market, bot):
     assert BotHold.objects.get(bot=bot).reason == "Alpaca order rejected"
     pending_orders_settle(now=AFTER_FALL + timedelta(minutes=2))  # looking again makes no second hold
     assert BotHold.objects.filter(bot=bot).count() == 1
+
+
+def test_a_buy_the_account_cannot_pay_for_is_refused_before_it_is_sent_and_says_so(market, bot):
+    market.set_account(buying_power="500")
+
+    bot_tick(bot_id=bot.pk, now=AFTER_FALL)
+
+    refused = Trade.objects.get(bot=bot)
+    assert refused.status == "failed"
+    assert refused.message == "insufficient buying power at the broker: 500.00 for an order of about 960.00"
+    assert not market.requests_to("/v2/orders", "POST")
+    assert BotHold.objects.get(bot=bot).side == "buy"
 
 
 def test_a_new_session_releases_the_holds_of_refusals(market, bot):
