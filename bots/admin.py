@@ -1,6 +1,8 @@
 """Admin for bots and broker accounts. Every change goes through bots.services; each person sees
 and changes only their own rows (superusers see everyone's)."""
 
+from functools import partial
+
 from django.contrib import admin, messages
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
@@ -43,9 +45,14 @@ def pause_bots(modeladmin, request, queryset):
     _run_on_each(modeladmin, request, queryset, services.bot_pause, "paused")
 
 
-@admin.action(description="Stop selected bots")
-def stop_bots(modeladmin, request, queryset):
-    _run_on_each(modeladmin, request, queryset, services.bot_stop, "stopped")
+@admin.action(description="Stop selected bots, keeping their open positions (stops and targets stay watched)")
+def stop_bots_keeping_positions(modeladmin, request, queryset):
+    _run_on_each(modeladmin, request, queryset, partial(services.bot_stop, close_positions=False), "stopped")
+
+
+@admin.action(description="Stop selected bots and close their open positions now")
+def stop_bots_closing_positions(modeladmin, request, queryset):
+    _run_on_each(modeladmin, request, queryset, partial(services.bot_stop, close_positions=True), "stopped")
 
 
 @admin.register(Bot)
@@ -65,7 +72,7 @@ class BotAdmin(OwnedAdmin):
     list_filter = ["status", "timeframe", ("broker_account", admin.RelatedOnlyFieldListFilter)]
     list_select_related = ["broker_account"]
     search_fields = ["name", "symbols"]
-    actions = [start_bots, pause_bots, stop_bots]
+    actions = [start_bots, pause_bots, stop_bots_keeping_positions, stop_bots_closing_positions]
     readonly_fields = ["owner", "status", "status_reason", "last_tick_at", "recent_ticks"]
     fieldsets = [
         (None, {"fields": ["name", "owner", "capital", "broker_account"]}),

@@ -69,8 +69,10 @@ def bot_start(request, id: Id):
 
 
 @router.post("/bots/{id}/stop", response=BotOut, tags=["bots"])
-def bot_stop(request, id: Id):
-    return services.bot_stop(bot=_bot(request, id))
+def bot_stop(request, id: Id, close_positions: bool | None = None):
+    """A bot holding positions needs `close_positions`: true sells them now, false keeps them (their
+    stop-loss and take-profit stay watched); without it the answer is 409 naming them."""
+    return services.bot_stop(bot=_bot(request, id), close_positions=close_positions)
 
 
 @router.post("/bots/{id}/pause", response=BotOut, tags=["bots"])

@@ -8,15 +8,11 @@ from datetime import datetime
 from functools import cache
 
 from django.conf import settings
-from django.shortcuts import get_object_or_404
 
 from bots.models import BrokerAccount
-from bots.selectors import broker_account_list
-from bots.services import default_broker_account
 from bots.sim_ledger import DatabaseLedger
 from brokers.base import Broker
 from brokers.sim import SimBroker
-from market.api import CallerMarket
 from market.base import MarketData
 from market.cache import clocks
 from market.calendar import MarketStatus, always_open_status, nyse_status
@@ -87,13 +83,3 @@ def market_status_for(account: BrokerAccount, now: datetime) -> MarketStatus:
     if settings.TRADEBOT_SIM_ALWAYS_OPEN:
         return always_open_status(now)
     return nyse_status(now)
-
-
-def caller_market(user, account_id: int | None) -> CallerMarket:
-    """The feed and clock of the caller's broker account (their default simulated one when none is
-    named); another user's account is a 404 (market.api serves this)."""
-    if account_id is None:
-        account = default_broker_account(user)
-    else:
-        account = get_object_or_404(broker_account_list(user=user), pk=account_id)
-    return CallerMarket(feed=market_for(account), status=lambda now: market_status_for(account, now))

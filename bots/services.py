@@ -11,6 +11,8 @@ from pydantic import ValidationError
 
 from bots.checks import forget_broker_keys_health
 from bots.models import Bot, BrokerAccount
+from bots.orders import position_close
+from brokers.base import BrokerError
 from brokers.endpoints import EndpointRefused, check_endpoint
 from engine.config import BotConfig, config_errors
 from tradebot.errors import Conflict, Invalid
@@ -112,8 +114,30 @@ def bot_pause(*, bot: Bot, reason: str = "paused by hand", until_reset: bool = F
     return _set_status(bot, Bot.Status.PAUSED, reason, schedule=True, until_reset=until_reset)
 
 
-def bot_stop(*, bot: Bot, reason: str = "stopped by hand") -> Bot:
-    return _set_status(bot, Bot.Status.STOPPED, reason, schedule=False)
+def bot_stop(*, bot: Bot, reason: str = "stopped by hand", close_positions: bool | None = None) -> Bot:
+    """Stop the bot's ticks. A bot holding positions needs its owner's choice: `close_positions` True
+    sells them now (each through the order path; a refusal is on its trade), False keeps them (their
+    stop-loss and take-profit stay watched: exits never sleep). Not choosing is a Conflict."""
+    held = list(bot.positions.filter(is_open=True))
+    if held and close_positions is None:
+        raise Conflict(
+            f"{bot.name} holds {len(held)} open position(s) ({', '.join(p.symbol for p in held)}): choose to close "
+            "them now or keep them (their stop-loss and take-profit stay watched)"
+        )
+    bot = _set_status(bot, Bot.Status.STOPPED, reason, schedule=False)
+    if close_positions:
+        failed = []
+        for position in held:
+            try:
+                trade = position_close(position=position, reason="closed when the bot was stopped")
+            except (Conflict, BrokerError) as exc:
+                failed.append(f"{position.symbol}: {exc}")
+            else:
+                if trade.broker_refusal:
+                    failed.append(f"{position.symbol}: {trade.broker_refusal}")
+        if failed:
+            raise Conflict(f"{bot.name} is stopped, but not every position closed: {'; '.join(failed)}")
+    return bot
 
 
 def bot_fail(*, bot: Bot, message: str) -> Bot:

@@ -165,8 +165,10 @@ def bot_edit(request: HttpRequest, pk: int) -> HttpResponse:
 def bot_action(request: HttpRequest, pk: int, action: str) -> HttpResponse:
     """Start, pause or stop. HTMX gets the piece of page that holds the buttons: a list row or the detail panel."""
     bot = _bot_for_user(request, pk)
+    choice = {"close": True, "keep": False}.get(request.POST.get("positions", ""))
+    options = {"close_positions": choice} if action == "stop" else {}
     try:
-        ACTIONS[action](bot=bot)
+        ACTIONS[action](bot=bot, **options)
     except Conflict as exc:
         messages.error(request, f"{bot.name}: {exc}")
     if not request.htmx:

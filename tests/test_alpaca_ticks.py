@@ -201,7 +201,7 @@ def test_a_close_filled_after_the_bot_was_stopped_is_recorded_by_the_settling_ta
 
     bot_tick(bot_id=bot.pk, now=AFTER_FALL)
     position = Position.objects.get(bot=bot, is_open=True)
-    services.bot_stop(bot=bot)
+    services.bot_stop(bot=bot, close_positions=False)
     market.accept_without_fill = True  # the market is closed: Alpaca accepts, fills later
     close = position_close(position=position)
     assert close.status == "pending"

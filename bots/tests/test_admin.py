@@ -121,7 +121,11 @@ def test_the_change_form_shows_json_fields_indented(client, staff):
 
 @pytest.mark.parametrize(
     ("action", "before", "after"),
-    [("start_bots", "stopped", "running"), ("pause_bots", "running", "paused"), ("stop_bots", "running", "stopped")],
+    [
+        ("start_bots", "stopped", "running"),
+        ("pause_bots", "running", "paused"),
+        ("stop_bots_keeping_positions", "running", "stopped"),
+    ],
 )
 def test_actions_change_the_status_of_the_selected_bots(client, staff, action, before, after):
     bots = BotFactory.create_batch(2, owner=staff, status=before)

@@ -5,6 +5,7 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
+from bots import services
 from bots.models import Bot, BrokerAccount
 from tests.api_client import api_client
 from tests.factories import DESIGN_CONFIG, BotFactory, BrokerAccountFactory, PositionFactory, TradeFactory, UserFactory
@@ -285,3 +286,15 @@ def test_summary_counts_the_callers_numbers():
     assert Decimal(body["realized_pnl_today"]) == 40 and Decimal(body["realized_pnl_total"]) == 30
     assert Decimal(body["total_pnl"]) == 130
     assert body["trades_today"] == 3 and body["win_rate_pct"] == 50.0
+
+
+def test_stopping_through_the_api_names_the_positions_and_takes_the_choice(client, user):
+    bot = services.bot_start(bot=BotFactory(owner=user))
+    PositionFactory(bot=bot, symbol="AAPL")
+
+    undecided = client.post(f"/bots/{bot.pk}/stop")
+    assert undecided.status_code == 409 and "choose to close them now or keep them" in undecided.json()["detail"]
+
+    kept = client.post(f"/bots/{bot.pk}/stop?close_positions=false")
+    assert kept.status_code == 200 and kept.json()["status"] == "stopped"
+    assert bot.positions.get().is_open

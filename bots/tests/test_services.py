@@ -262,3 +262,28 @@ def test_an_account_whose_bots_have_pending_orders_cannot_switch_between_paper_a
         services.broker_account_update(account=account, paper=False, confirm_live=True)
 
     assert BrokerAccount.objects.get(pk=account.pk).paper
+
+
+def test_stopping_a_bot_that_holds_positions_asks_what_becomes_of_them():
+    bot = services.bot_start(bot=BotFactory())
+    PositionFactory(bot=bot, symbol="AAPL")
+
+    with pytest.raises(Conflict, match=r"holds 1 open position\(s\) \(AAPL\): choose to close them now or keep them"):
+        services.bot_stop(bot=bot)
+    assert Bot.objects.get(pk=bot.pk).status == Bot.Status.RUNNING
+
+    services.bot_stop(bot=bot, close_positions=False)
+    assert Bot.objects.get(pk=bot.pk).status == Bot.Status.STOPPED
+    assert bot.positions.get().is_open  # kept: its stop and target stay watched
+
+
+def test_stopping_a_bot_and_closing_its_positions_sells_them_now():
+    bot = services.bot_start(bot=BotFactory(config=dict(DESIGN_CONFIG, symbols=["AAPL"])))
+    PositionFactory(bot=bot, symbol="AAPL", quantity=5)
+
+    services.bot_stop(bot=bot, close_positions=True)
+
+    assert Bot.objects.get(pk=bot.pk).status == Bot.Status.STOPPED
+    sell = Trade.objects.get(bot=bot, type="sell")
+    assert (sell.status, sell.quantity, sell.reason) == ("filled", 5, "closed when the bot was stopped")
+    assert not bot.positions.get().is_open

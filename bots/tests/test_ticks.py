@@ -352,7 +352,7 @@ def test_a_stop_made_while_a_tick_runs_is_not_undone_by_its_daily_loss_pause(mon
     fetch = ticks.recent_bars
 
     def stopped_by_hand(*args, **kwargs):
-        services.bot_stop(bot=Bot.objects.get(pk=bot.pk))
+        services.bot_stop(bot=Bot.objects.get(pk=bot.pk), close_positions=False)
         return fetch(*args, **kwargs)
 
     monkeypatch.setattr(ticks, "recent_bars", stopped_by_hand)
@@ -369,7 +369,7 @@ def test_the_daily_reset_does_not_restart_a_bot_stopped_after_it_looked():
     bot = running_bot(config)
     services.bot_pause(bot=bot, reason="max daily loss", until_reset=True)
     stale = Bot.objects.get(pk=bot.pk)  # what the reset read
-    services.bot_stop(bot=Bot.objects.get(pk=bot.pk))
+    services.bot_stop(bot=Bot.objects.get(pk=bot.pk), close_positions=False)
 
     assert services.bot_resume_after_reset(bot=stale) is None
     assert Bot.objects.get(pk=bot.pk).status == Bot.Status.STOPPED

@@ -429,3 +429,17 @@ def test_no_one_releases_another_users_hold(signed_in):
     assert signed_in.post(reverse("bots:release_hold", args=[hold.bot_id, hold.pk])).status_code == 404
     hold.refresh_from_db()
     assert hold.released_at is None
+
+
+def test_the_stop_button_of_a_bot_holding_positions_asks_whether_to_close_them(signed_in, user):
+    from bots import services
+
+    bot = services.bot_start(bot=BotFactory(owner=user))
+    PositionFactory(bot=bot, symbol="AAPL")
+
+    page = signed_in.get(reverse("bots:detail", args=[bot.pk])).content.decode()
+    assert "Stop &amp; close positions" in page and "Stop, keep positions" in page
+
+    signed_in.post(reverse("bots:stop", args=[bot.pk]), {"positions": "keep"})
+    bot.refresh_from_db()
+    assert bot.status == "stopped" and bot.positions.get().is_open
