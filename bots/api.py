@@ -6,9 +6,9 @@ from django.shortcuts import get_object_or_404
 from ninja import Field, Router, Schema
 from ninja.responses import Status
 
-from bots import holds, selectors, services
-from bots.models import Bot, BrokerAccount
-from bots.schemas import BotIn, BotOut, BrokerAccountIn, BrokerAccountOut
+from bots import holds, reconciliation, selectors, services
+from bots.models import BookMismatch, Bot, BrokerAccount
+from bots.schemas import BotIn, BotOut, BrokerAccountIn, BrokerAccountOut, MismatchFixIn, MismatchOut
 from tradebot.api_types import Id
 from tradebot.errors import Invalid
 
@@ -122,3 +122,27 @@ class SummaryOut(Schema):
 @router.get("/summary", response=SummaryOut, tags=["summary"])
 def summary(request):
     return selectors.summary(user=request.auth)
+
+
+@router.get("/broker-accounts/{id}/mismatches", response=list[MismatchOut], tags=["broker accounts"])
+def mismatch_list(request, id: Id, resolved: bool = False):
+    """Where the books differ from the broker's (reconciliation runs every few minutes); with
+    resolved=true, the ones already fixed too."""
+    account = get_object_or_404(selectors.broker_account_list(user=request.auth), pk=id)
+    mismatches = account.mismatches.all()
+    return mismatches if resolved else mismatches.filter(resolved_at__isnull=True)
+
+
+@router.post("/broker-accounts/{id}/reconcile", response=list[MismatchOut], tags=["broker accounts"])
+def account_reconcile(request, id: Id):
+    """Compare the books with the broker's now; the mismatches open after it."""
+    account = get_object_or_404(selectors.broker_account_list(user=request.auth), pk=id)
+    return reconciliation.account_reconcile(account=account)
+
+
+@router.post("/mismatches/{id}/fix", response=MismatchOut, tags=["broker accounts"])
+def mismatch_fix(request, id: Id, payload: MismatchFixIn):
+    mismatch = get_object_or_404(
+        BookMismatch.objects.filter(account__in=selectors.broker_account_list(user=request.auth)), pk=id
+    )
+    return reconciliation.mismatch_fix(mismatch=mismatch, fix=payload.fix)

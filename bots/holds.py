@@ -11,7 +11,7 @@ from datetime import datetime
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from bots.models import Bot, BotHold
+from bots.models import BookMismatch, Bot, BotHold
 from tradebot.events import publish
 from trades.models import Trade
 
@@ -27,6 +27,24 @@ def hold_after_refusal(*, bot: Bot, trade: Trade) -> BotHold | None:
             )
     except IntegrityError:
         return None  # already held, or this refusal already made its hold
+    _announce(hold)
+    return hold
+
+
+def hold_entries_for_mismatch(*, bot: Bot, mismatch: BookMismatch) -> BotHold | None:
+    """Hold the bot's entries on the symbol until the books match the broker's again."""
+    try:
+        with transaction.atomic():
+            hold = BotHold.objects.create(
+                bot=bot,
+                symbol=mismatch.symbol,
+                side=BotHold.Side.BUY,
+                kind=BotHold.Kind.MISMATCH,
+                reason=mismatch.detail[:500],
+                mismatch=mismatch,
+            )
+    except IntegrityError:
+        return None  # its entries on the symbol are held already
     _announce(hold)
     return hold
 

@@ -198,6 +198,38 @@ class Bot(models.Model):
         return RiskConfig.model_validate(self.risk_management or {})
 
 
+class BookMismatch(models.Model):
+    """A difference between the books and the broker's, found by reconciliation: the shares the bots
+    on an account hold of a symbol against the shares the broker holds, or an order the broker works on
+    that the books do not have as pending. Open until a fix or a later reconciliation finding them agree."""
+
+    class Kind(models.TextChoices):
+        POSITION = "position"
+        ORDER = "order"
+
+    account = models.ForeignKey(BrokerAccount, on_delete=models.CASCADE, related_name="mismatches")
+    symbol = models.CharField(max_length=16)
+    kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.POSITION)
+    ours = models.IntegerField(help_text="Shares the bots' books hold")
+    theirs = models.IntegerField(help_text="Shares the broker holds")
+    detail = models.CharField(max_length=500)
+    detected_at = models.DateTimeField(auto_now_add=True)
+    seen_at = models.DateTimeField(help_text="The last reconciliation that found it")
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    resolution = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        ordering = ["-detected_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["account", "symbol", "kind"], condition=Q(resolved_at__isnull=True), name="mismatch_one_open"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.account} {self.symbol}: {self.detail}"
+
+
 class BotHold(models.Model):
     """Orders a bot must not send for a symbol until the hold is released: the broker refused one and
     would refuse it again (insufficient funds or shares, forbidden, not tradable, account blocked).
@@ -210,6 +242,7 @@ class BotHold(models.Model):
 
     class Kind(models.TextChoices):
         REFUSAL = "refusal", "refused by the broker"
+        MISMATCH = "mismatch", "the books differ from the broker's"
 
     bot = models.ForeignKey(Bot, on_delete=models.CASCADE, related_name="holds")
     symbol = models.CharField(max_length=16)
@@ -218,6 +251,7 @@ class BotHold(models.Model):
     reason = models.CharField(max_length=500)
     # The refused order: one hold per refusal, however often its result is looked at again.
     trade = models.OneToOneField("trades.Trade", null=True, blank=True, on_delete=models.SET_NULL, related_name="hold")
+    mismatch = models.ForeignKey(BookMismatch, null=True, blank=True, on_delete=models.SET_NULL, related_name="holds")
     created_at = models.DateTimeField(auto_now_add=True)
     released_at = models.DateTimeField(null=True, blank=True)
     released_why = models.CharField(max_length=200, blank=True)
@@ -233,6 +267,13 @@ class BotHold(models.Model):
 
     def __str__(self) -> str:
         return f"{self.bot_id} {self.symbol} {self.get_side_display()} held: {self.reason}"
+
+    @property
+    def explanation(self) -> str:
+        """Why the orders are held, in words for the bot's page and its tick record."""
+        if self.kind == self.Kind.MISMATCH:
+            return f"{self.get_side_display()} held until the books match the broker's: {self.reason}"
+        return f"{self.get_side_display()} held since the broker refused: {self.reason}"
 
 
 class TickLog(models.Model):

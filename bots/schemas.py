@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 from ninja import ModelSchema, Schema
 from pydantic import AfterValidator, ConfigDict, Field
 
-from bots.models import Bot, BrokerAccount
+from bots.models import BookMismatch, Bot, BrokerAccount
 from engine.config import EXAMPLE_CONFIG, BotConfig
 from tradebot.api_types import Id, Text
 
@@ -89,3 +89,23 @@ class BrokerAccountOut(ModelSchema):
             "name", "kind", "paper", "base_url", "data_url", "data_feed",
             "sim_slippage", "sim_commission", "is_default",
         ]  # fmt: skip
+
+
+class MismatchOut(ModelSchema):
+    """The books against the broker's for one symbol of an account: both pictures, and how it ended."""
+
+    id: int
+    account_id: int
+    ours: int = Field(description="Shares the bots' books hold")
+    theirs: int = Field(description="Shares the broker holds")
+
+    class Meta:
+        model = BookMismatch
+        fields = ["symbol", "kind", "detail", "detected_at", "seen_at", "resolved_at", "resolution"]
+
+
+class MismatchFixIn(Schema):
+    fix: Literal["adopt", "close", "resolve"] = Field(
+        description="adopt: the bot takes the broker's quantity; close: sell at the broker what it holds beyond the "
+        "books (or cancel its order); resolve: mark it dealt with"
+    )

@@ -9,7 +9,7 @@ from django.db.models import Count, DecimalField, F, OuterRef, Prefetch, Q, Quer
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from bots.models import Bot, BotHold, BrokerAccount
+from bots.models import BookMismatch, Bot, BotHold, BrokerAccount
 from engine.market_time import trading_day_start
 from positions.models import Position
 from trades.models import Trade
@@ -119,3 +119,15 @@ def summary(*, user, now: datetime | None = None) -> Summary:
         trades_today=today_row["count"],
         win_rate_pct=all_time.win_rate_pct,
     )
+
+
+def mismatches_open(*, user, bot: Bot | None = None) -> QuerySet:
+    """Open mismatches of the user's broker accounts; for a bot, those of its account on its symbols
+    or holdings."""
+    mismatches = BookMismatch.objects.filter(
+        resolved_at__isnull=True, account__in=broker_account_list(user=user)
+    ).select_related("account")
+    if bot is None:
+        return mismatches
+    held = bot.positions.filter(is_open=True).values_list("symbol", flat=True)
+    return mismatches.filter(account=bot.broker_account_id, symbol__in=[*bot.symbols, *held])

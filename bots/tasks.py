@@ -2,7 +2,7 @@
 
 from celery import shared_task
 
-from bots import maintenance
+from bots import maintenance, reconciliation
 from bots.ticks import bot_tick
 
 
@@ -29,3 +29,8 @@ def daily_reset() -> None:
 @shared_task(name="bots.prune_tick_logs", ignore_result=True)
 def prune_tick_logs() -> None:
     maintenance.tick_logs_prune()
+
+
+@shared_task(name="bots.reconcile", ignore_result=True)
+def reconcile() -> None:
+    reconciliation.accounts_reconcile()

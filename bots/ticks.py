@@ -253,8 +253,7 @@ def _trade(bot: Bot, config: BotConfig, market, broker, now: datetime, pending: 
         if not decision.is_order:
             continue
         if hold := holds.get((view.symbol, decision.action)):
-            held = f"{hold.get_side_display()} held since the broker refused: {hold.reason}"
-            decisions[-1] = replace(decision, action="skip", reason=f"{held} ({decision.reason})")
+            decisions[-1] = replace(decision, action="skip", reason=f"{hold.explanation} ({decision.reason})")
             continue
         try:
             trade = order_send(

@@ -15,4 +15,5 @@ urlpatterns = [
     path("bots/<int:pk>/pause/", views.bot_action, {"action": "pause"}, name="pause"),
     path("bots/<int:pk>/stop/", views.bot_action, {"action": "stop"}, name="stop"),
     path("bots/<int:pk>/holds/<int:hold_pk>/release/", views.hold_release, name="release_hold"),
+    path("mismatches/<int:pk>/fix/", views.mismatch_fix, name="fix_mismatch"),
 ]

@@ -9,7 +9,7 @@ from django.utils import timezone
 from django.utils.text import slugify
 from django.views.decorators.http import require_POST
 
-from bots import holds, selectors, services
+from bots import holds, reconciliation, selectors, services
 from bots.connections import market_for
 from bots.forms import BotForm
 from bots.models import Bot
@@ -81,6 +81,7 @@ def bot_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "tick_logs": bot.tick_logs.all()[:RECENT_TICKS],
         # Whether the bot can trade now, next to its status (the dashboard shows it too).
         "market": market_status_now(),
+        "mismatches": selectors.mismatches_open(user=request.user, bot=bot),
         # Live rows for this bot land in these tables (see bots/consumers.py).
         "trade_rows_id": f"bot-{bot.pk}-trade-rows",
         "position_rows_id": f"bot-{bot.pk}-position-rows",
@@ -196,3 +197,17 @@ def hold_release(request: HttpRequest, pk: int, hold_pk: int) -> HttpResponse:
     holds.hold_release(hold=hold)
     messages.success(request, f"{hold.get_side_display().capitalize()} of {hold.symbol} released.")
     return redirect("bots:detail", pk=bot.pk)
+
+
+@require_POST
+@login_required
+def mismatch_fix(request: HttpRequest, pk: int) -> HttpResponse:
+    """Adopt the broker's quantity, close at the broker, or mark resolved (bots.reconciliation)."""
+    mismatch = get_object_or_404(selectors.mismatches_open(user=request.user), pk=pk)
+    try:
+        fixed = reconciliation.mismatch_fix(mismatch=mismatch, fix=request.POST.get("fix", ""))
+    except (Conflict, BrokerError, ValueError) as exc:
+        messages.error(request, f"{mismatch.symbol}: {exc}")
+    else:
+        messages.success(request, f"{mismatch.symbol}: {fixed.resolution}.")
+    return redirect(request.POST.get("next") or "positions:list")

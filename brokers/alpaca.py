@@ -13,9 +13,9 @@ from uuid import UUID
 from alpaca.common.enums import BaseURL
 from alpaca.common.exceptions import APIError
 from alpaca.trading.client import TradingClient
-from alpaca.trading.enums import OrderSide, TimeInForce
+from alpaca.trading.enums import OrderSide, QueryOrderStatus, TimeInForce
 from alpaca.trading.models import Order
-from alpaca.trading.requests import MarketOrderRequest
+from alpaca.trading.requests import GetOrdersRequest, MarketOrderRequest
 from django.conf import settings
 
 from brokers.alpaca_http import (
@@ -173,6 +173,12 @@ class AlpacaBroker:
             )
             for position in held
         ]
+
+    def open_orders(self) -> list[OrderResult]:
+        request = GetOrdersRequest(status=QueryOrderStatus.OPEN, limit=500)
+        with alpaca_errors("open orders"):
+            orders = self._call("open orders", lambda: self._client.get_orders(filter=request))
+        return [order_result(order) for order in orders]
 
     def cancel_order(self, order_id: str) -> None:
         try:

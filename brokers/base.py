@@ -83,4 +83,7 @@ class Broker(Protocol):
 
     def positions(self) -> list[BrokerPosition]: ...
 
+    def open_orders(self) -> list[OrderResult]:
+        """Orders the broker still works on (not filled, cancelled or rejected yet), at most a few hundred."""
+
     def cancel_order(self, order_id: str) -> None: ...

@@ -75,6 +75,10 @@ class SimBroker:
     def positions(self) -> list[BrokerPosition]:
         return self.ledger.positions()
 
+    def open_orders(self) -> list[OrderResult]:
+        """Simulated market orders fill at once: none stays open."""
+        return []
+
     def account(self) -> AccountInfo:
         return self.ledger.account()
 

@@ -8,6 +8,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from bots.orders import position_close
+from bots.selectors import mismatches_open
 from positions.models import Position
 from tradebot.errors import Conflict
 
@@ -23,7 +24,13 @@ def position_list(request: HttpRequest) -> HttpResponse:
     page = Paginator(positions, PAGE_SIZE).get_page(request.GET.get("page"))
     # New positions arrive live in the open table only.
     tbody_id = "open-position-rows" if state == "open" else ""
-    context = {"positions": page.object_list, "page": page, "state": state, "tbody_id": tbody_id}
+    context = {
+        "positions": page.object_list,
+        "page": page,
+        "state": state,
+        "tbody_id": tbody_id,
+        "mismatches": mismatches_open(user=request.user),
+    }
     return render(request, "positions/position_list.html", context)
 
 

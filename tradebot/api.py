@@ -60,7 +60,7 @@ FIELD_ERRORS = {
     "required": ["detail"],
 }
 # Operations that reach a broker or a market data provider, which may fail.
-UPSTREAM = ("/market-status", "/market-data/{symbol}", "/positions/{id}/close")
+UPSTREAM = ("/market-status", "/market-data/{symbol}", "/positions/{id}/close", "/reconcile", "/mismatches/{id}/fix")
 
 
 class TradebotAPI(NinjaAPI):

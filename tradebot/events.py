@@ -17,7 +17,7 @@ logger = logging.getLogger(__name__)
 EVENTS = ("trade_executed", "position_updated", "bot_status_changed", "price_update", "market_status_changed")
 # For the dashboard only (API clients get the public EVENTS): a tick finished, so pages reload its
 # record; a hold on a bot's orders was placed or released (GET /api/bots/{id} shows the holds).
-DASHBOARD_EVENTS = ("tick_recorded", "hold_changed")
+DASHBOARD_EVENTS = ("tick_recorded", "hold_changed", "book_mismatch")
 BROADCAST_GROUP = "events.all"
 
 

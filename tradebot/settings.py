@@ -146,6 +146,8 @@ CELERY_BEAT_SCHEDULE = {
     # Every minute, acting only once a new session has opened: idempotent, and never misses an open.
     "daily_reset": {"task": "bots.daily_reset", "schedule": 60.0, "options": {"expire_seconds": 60}},
     "prune_tick_logs": {"task": "bots.prune_tick_logs", "schedule": 600.0, "options": {"expire_seconds": 600}},
+    # The books against the brokers' every few minutes (the stream also asks for it when it starts).
+    "reconcile": {"task": "bots.reconcile", "schedule": 300.0, "options": {"expire_seconds": 300}},
 }
 CELERY_TIMEZONE = "UTC"
 

@@ -413,13 +413,13 @@ def test_a_bots_page_shows_its_holds_and_a_person_can_release_them(signed_in, us
     hold = BotHold.objects.create(bot=bot, symbol="AAPL", side="buy", reason="insufficient buying power")
 
     page = signed_in.get(reverse("bots:detail", args=[bot.pk])).content.decode()
-    assert "Entries of AAPL held" in page and "insufficient buying power" in page
+    assert "AAPL:</strong> Entries held since the broker refused: insufficient buying power" in page
 
     response = signed_in.post(reverse("bots:release_hold", args=[bot.pk, hold.pk]))
     assert response.status_code == 302
     hold.refresh_from_db()
     assert hold.released_at is not None and hold.released_why == "released by hand"
-    assert "Entries of AAPL held" not in signed_in.get(reverse("bots:detail", args=[bot.pk])).content.decode()
+    assert "Entries held since" not in signed_in.get(reverse("bots:detail", args=[bot.pk])).content.decode()
 
 
 def test_no_one_releases_another_users_hold(signed_in):
