@@ -174,13 +174,7 @@ def position_close(*, position: Position, reason: str = "closed by hand") -> Tra
     bot = position.bot
     if bot is None:
         raise Conflict("the position's bot no longer exists: close it at the broker")
-    # One manual close per position and attempt: a double click or a retried request cannot sell twice,
-    # and a close the broker refused or cancelled can be tried again under a new id.
-    base = f"tb-{bot.pk}-{position.symbol}-sell-close-{position.pk}"
-    ended = Trade.objects.filter(
-        Q(client_order_id=base) | Q(client_order_id__startswith=f"{base}-"),
-        status__in=[Trade.Status.FAILED, Trade.Status.CANCELLED],
-    ).count()
+    # One manual close per position and attempt: a double click or a retried request cannot sell twice.
     market = market_for(bot.broker_account)
     trade = order_send(
         bot=bot,
@@ -188,7 +182,7 @@ def position_close(*, position: Position, reason: str = "closed by hand") -> Tra
         symbol=position.symbol,
         side="sell",
         quantity=position.quantity,
-        client_order_id=base if not ended else f"{base}-{ended + 1}",
+        client_order_id=next_attempt_id(f"tb-{bot.pk}-{position.symbol}-sell-close-{position.pk}"),
         bar_time=None,
         reason=reason,
         snapshot={"close": float(position.current_price)},
@@ -196,3 +190,14 @@ def position_close(*, position: Position, reason: str = "closed by hand") -> Tra
     if trade is None:
         raise Conflict("a close order for this position was already sent")
     return trade
+
+
+def next_attempt_id(base: str) -> str:
+    """The client order id of an order that is one per purpose (a position's close, its stop): `base`
+    itself, or once the broker refused or cancelled earlier attempts, `base-2`, `base-3`... So the
+    same attempt seen twice sends one order, and a refused one can be tried again."""
+    ended = Trade.objects.filter(
+        Q(client_order_id=base) | Q(client_order_id__startswith=f"{base}-"),
+        status__in=[Trade.Status.FAILED, Trade.Status.CANCELLED],
+    ).count()
+    return base if not ended else f"{base}-{ended + 1}"

@@ -73,6 +73,30 @@ def exit_trigger(holding: Holding, low: Decimal, high: Decimal) -> str | None:
     return None
 
 
+def exit_on_trade(holding: Holding, price: Decimal, *, gapped: bool) -> tuple[str, Decimal] | None:
+    """The stop-loss or take-profit a trade at `price` reaches, and the price the exit fills at: the
+    level itself, as a resting stop or limit order would fill, unless the market `gapped` past it (the
+    trade opens its bar beyond the level, or the price was beyond it already), then the trade's price.
+    The live exit watcher reads each trade this way and the backtest a bar's open, low and high."""
+    stop, take = holding.stop_loss_price, holding.take_profit_price
+    if stop is not None and price <= stop:
+        return f"stop-loss: {price} reached the stop at {stop}", price if gapped else stop
+    if take is not None and price >= take:
+        return f"take-profit: {price} reached the target at {take}", price if gapped else take
+    return None
+
+
+def exit_in_bar(holding: Holding, open_: Decimal, low: Decimal, high: Decimal) -> tuple[str, Decimal] | None:
+    """A bar read as its trades: the open (beyond a level, the market gapped past it), then the low, then
+    the high. Low before high, so a bar that reaches both takes the stop: the bar alone cannot tell
+    which came first, and assuming the loss is the safe side. The simulated stream trades in that order."""
+    return (
+        exit_on_trade(holding, open_, gapped=True)
+        or exit_on_trade(holding, low, gapped=False)
+        or exit_on_trade(holding, high, gapped=False)
+    )
+
+
 def daily_halt(rules: RiskRules, account: Account) -> str | None:
     """Why the bot must stop entering for the rest of the day (and pause), if it must."""
     today = account.today_pnl
