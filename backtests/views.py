@@ -25,6 +25,7 @@ from bots.models import Bot
 from bots.services import parse_config
 from engine.config import EXAMPLE_CONFIG, BotConfig
 from engine.market_time import TIMEFRAMES, exchange_date
+from tradebot.charts import series, series_chart
 from tradebot.errors import Invalid
 
 PAGE_SIZE = 50
@@ -205,19 +206,40 @@ def _stat_values(backtest: Backtest) -> list[tuple[StatRow, Decimal | None]]:
 
 
 def _equity_chart(backtest: Backtest, element_id: str) -> dict:
+    """The equity curve over its drawdown below the running peak (percent), in a pane beneath."""
     curve = backtest.equity_curve
-    return {
-        "id": f"{element_id}-{backtest.pk}",
-        "time": curve.get("time", []),
-        "equity": curve.get("equity", []),
-        "drawdown": [round(100 * fraction, 4) for fraction in curve.get("drawdown", [])],
-    }
+    times = curve.get("time", [])
+    return series_chart(
+        f"{element_id}-{backtest.pk}",
+        series("equity", times, curve.get("equity", []), type="area"),
+        series(
+            "drawdown %",
+            times,
+            [round(100 * fraction, 4) for fraction in curve.get("drawdown", [])],
+            type="area",
+            pane=1,
+            color="#dc2626",
+        ),
+    )
 
 
 def _price_charts(backtest: Backtest) -> list[dict]:
-    """In the shape bot_detail's price charts take, so static/js/app.js draws them with their fill markers."""
+    """Each symbol's closes with the fills marked on their bars."""
     return [
-        {"symbol": symbol, "id": f"price-{slugify(symbol)}", **points} for symbol, points in backtest.prices.items()
+        series_chart(
+            f"price-{slugify(symbol)}",
+            series(symbol, points["time"], points["close"], markers=_fill_markers(points)),
+        )
+        for symbol, points in backtest.prices.items()
+    ]
+
+
+def _fill_markers(points: dict) -> list[dict]:
+    return [
+        {"time": moment, "side": side, "price": price}
+        for side in ("buy", "sell")
+        for moment, price in zip(points["time"], points[side], strict=True)
+        if price is not None
     ]
 
 

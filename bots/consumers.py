@@ -9,6 +9,7 @@ summary) are reloaded by the page: every event about a bot also swaps in that bo
 marker, and the pieces showing those figures fetch themselves again (see static/js/app.js).
 """
 
+import json
 from decimal import Decimal, InvalidOperation
 
 from channels.generic.websocket import AsyncWebsocketConsumer
@@ -30,6 +31,8 @@ MONEY_KEYS = (
     "stop_loss_price",
     "take_profit_price",
 )
+
+CHART_EVENTS = ("price_update", "trade_executed")
 
 
 class DashboardConsumer(LiveGroups, AsyncWebsocketConsumer):
@@ -53,6 +56,9 @@ class DashboardConsumer(LiveGroups, AsyncWebsocketConsumer):
 def render_event(event: str, data: dict) -> str:
     """The out-of-band fragments for one event ('' for an event the pages do not show)."""
     html = _render(event, _typed(data))
+    if event in CHART_EVENTS:
+        # Charts move on prices and reload on fills: they read the event's payload itself.
+        html += render_to_string("charts/chart_feed.html", {"event": event, "payload": json.dumps(data)})
     bot_id = data.get("id") if event == "bot_status_changed" else data.get("bot_id")
     if html and bot_id and event not in ("tick_recorded", "hold_changed"):
         html += render_to_string("bots/bot_list.html#bot_changed", {"bot_id": bot_id, "oob": True})

@@ -3,18 +3,15 @@
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db.models import QuerySet
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.utils import timezone
-from django.utils.text import slugify
+from django.urls import reverse
 from django.views.decorators.http import require_POST
 
-from bots import holds, reconciliation, selectors, services
-from bots.connections import market_for
+from bots import charts, holds, reconciliation, selectors, services
 from bots.forms import BotForm
 from bots.models import Bot
 from brokers.base import BrokerError
-from market.selectors import market_snapshot
 from market.status import market_status_now
 from positions.models import Position
 from tradebot.errors import Conflict, Invalid
@@ -23,7 +20,6 @@ from trades.models import Trade
 ACTIONS = {"start": services.bot_start, "pause": services.bot_pause, "stop": services.bot_stop}
 RECENT_TRADES = 20
 RECENT_TICKS = 20
-CHART_BARS = 120
 NEW_BOT_EXAMPLE = {
     "capital": 10000,
     "symbols": ["AAPL", "MSFT"],
@@ -50,8 +46,10 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         # A bot changed (see bots/consumers.py): only the summary is reloaded; rows and tables arrive live.
         return render(request, "bots/dashboard.html#summary", {"summary": selectors.summary(user=request.user)})
     positions = list(Position.objects.for_user(request.user).open())
+    bots = _bot_list(request)
     context = {
-        "bots": _bot_list(request),
+        "bots": bots,
+        "chart_choices": chart_choices(bots),
         "trades": Trade.objects.for_user(request.user).order_by("-timestamp", "-id")[:RECENT_TRADES],
         "positions": positions,
         "prices": {position.symbol: position.current_price for position in positions},
@@ -82,6 +80,7 @@ def bot_detail(request: HttpRequest, pk: int) -> HttpResponse:
         # Whether the bot can trade now, next to its status (the dashboard shows it too).
         "market": market_status_now(),
         "mismatches": selectors.mismatches_open(user=request.user, bot=bot),
+        "chart_choices": chart_choices([bot], with_bot=False),
         # Live rows for this bot land in these tables (see bots/consumers.py).
         "trade_rows_id": f"bot-{bot.pk}-trade-rows",
         "position_rows_id": f"bot-{bot.pk}-position-rows",
@@ -90,42 +89,33 @@ def bot_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @login_required
-def bot_chart(request: HttpRequest, pk: int) -> HttpResponse:
-    """Recent closes per symbol with the bot's fills marked; loaded after the page, as it asks the feed."""
+def bot_chart(request: HttpRequest, pk: int) -> JsonResponse:
+    """One of the bot's symbols as chart data (bots.charts): ?symbol=, a symbol it trades or holds."""
     bot = _bot_for_user(request, pk)
-    fills = list(
-        bot.trades.filter(status=Trade.Status.FILLED, bar_time__isnull=False).values(
-            "symbol", "type", "bar_time", "price"
+    symbol = request.GET.get("symbol", "").upper()
+    if symbol not in bot.symbols and not bot.positions.filter(symbol=symbol, is_open=True).exists():
+        return JsonResponse(
+            {"field": "symbol", "reason": f"{bot.name} neither trades nor holds {symbol!r}"}, status=422
         )
-    )
-    charts = []
-    for symbol in bot.symbols:
-        try:
-            snapshot = market_snapshot(
-                market=market_for(bot.broker_account),
-                symbol=symbol,
-                timeframe=bot.timeframe,
-                limit=CHART_BARS,
-                indicators={},
-                now=timezone.now(),
-            )
-        except (BrokerError, Conflict) as exc:
-            return render(request, "bots/bot_detail.html#charts", {"bot": bot, "charts": [], "problem": str(exc)})
-        if snapshot is None:
-            continue
-        times = [int(bar["time"].timestamp()) for bar in snapshot.bars]
-        marks = {(f["type"], int(f["bar_time"].timestamp())): float(f["price"]) for f in fills if f["symbol"] == symbol}
-        charts.append(
-            {
-                "symbol": symbol,
-                "id": f"chart-{slugify(symbol)}",
-                "time": times,
-                "close": [float(bar["close"]) for bar in snapshot.bars],
-                "buy": [marks.get(("buy", moment)) for moment in times],
-                "sell": [marks.get(("sell", moment)) for moment in times],
-            }
-        )
-    return render(request, "bots/bot_detail.html#charts", {"bot": bot, "charts": charts})
+    try:
+        chart = charts.bot_chart(bot=bot, symbol=symbol)
+    except (BrokerError, Conflict) as exc:
+        return JsonResponse({"reason": str(exc)}, status=503)
+    if chart is None:
+        return JsonResponse({"reason": f"the feed has no bars for {symbol} yet"}, status=404)
+    return JsonResponse(chart)
+
+
+def chart_choices(bots, *, with_bot: bool = True) -> list[dict]:
+    """The price charts a picker offers: each symbol of each bot, labelled for a person."""
+    return [
+        {
+            "url": f"{reverse('bots:chart', args=[bot.pk])}?symbol={symbol}",
+            "label": f"{bot.name} · {symbol}" if with_bot else symbol,
+        }
+        for bot in bots
+        for symbol in bot.symbols
+    ]
 
 
 @login_required

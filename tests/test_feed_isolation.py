@@ -109,8 +109,8 @@ def test_the_market_data_api_and_the_chart_show_each_account_its_own_feed(alpaca
     assert closes == {account_a.pk: {"80.0000"}, account_b.pk: {"1.0480"}}
 
     client.force_login(account_a.owner)
-    [chart] = client.get(reverse("bots:chart", args=[bot.pk])).context["charts"]
-    assert chart["close"][-1] == 80.0
+    chart = client.get(reverse("bots:chart", args=[bot.pk]), {"symbol": "TEST"}).json()
+    assert chart["candles"][-1]["close"] == 80.0
 
 
 def test_two_accounts_on_different_data_feeds_do_not_share_bars(alpaca_stub, clock_at):

@@ -92,6 +92,13 @@ def test_another_users_bot_cannot_be_chosen(signed_in):
     assert "bot" in response.context["form"].errors and not Backtest.objects.exists()
 
 
+def page_chart(page: str, element_id: str) -> dict:
+    """The data of a chart as the page carries it (its json_script)."""
+    start = page.index(f'<script id="{element_id}" type="application/json">')
+    start = page.index(">", start) + 1
+    return json.loads(page[start : page.index("</script>", start)])
+
+
 def test_the_result_page_shows_statistics_charts_and_trades(signed_in, user):
     backtest = finished(user)
     page = signed_in.get(reverse("backtests:detail", args=[backtest.pk])).content.decode()
@@ -99,7 +106,13 @@ def test_the_result_page_shows_statistics_charts_and_trades(signed_in, user):
                   "Sharpe ratio", "Sortino ratio", "Exposure time", "Final equity"):  # fmt: skip
         assert f"<h2>{label}</h2>" in page
     assert f"{Decimal(backtest.stats['final_equity']):,.2f}" in page
-    assert f'data-equity="equity-{backtest.pk}"' in page and 'data-chart="price-aapl"' in page
+    assert f'data-series="equity-{backtest.pk}"' in page and 'data-series="price-aapl"' in page
+    equity = page_chart(page, f"equity-{backtest.pk}")
+    assert [(s["label"], s["pane"]) for s in equity["series"]] == [("equity", 0), ("drawdown %", 1)]
+    assert len(equity["series"][0]["data"]) == len(backtest.equity_curve["time"])
+    prices = page_chart(page, "price-aapl")["series"][0]
+    fills = [m for m in prices["markers"] if m["side"] == "buy"]
+    assert len(fills) == sum(price is not None for price in backtest.prices["AAPL"]["buy"]) > 0
     assert page.count('class="side side-') == backtest.trade_count > 0
     assert "hx-trigger" not in page, "a finished backtest does not poll"
 
@@ -156,7 +169,7 @@ def test_two_backtests_side_by_side(signed_in, user):
     rows = {row.key: values for row, values in page.context["rows"]}
     assert rows["final_equity"] == [Decimal(first.stats["final_equity"]), Decimal(second.stats["final_equity"])]
     body = page.content.decode()
-    assert f'data-equity="equity-0-{first.pk}"' in body and f'data-equity="equity-1-{second.pk}"' in body
+    assert f'data-series="equity-0-{first.pk}"' in body and f'data-series="equity-1-{second.pk}"' in body
 
 
 @pytest.mark.parametrize("how_many", [1, 3])

@@ -317,18 +317,6 @@ def test_dashboard_shows_the_summary_numbers(signed_in, user):
     assert "win rate 100%" in html
 
 
-def test_bot_chart_draws_each_symbol_from_the_feed(signed_in, user):
-    clear_caches()
-    bot = BotFactory(owner=user, config={**DESIGN_CONFIG, "symbols": ["AAPL", "BRK.B"]})
-
-    response = signed_in.get(reverse("bots:chart", args=[bot.pk]), **HTMX)
-
-    charts = response.context["charts"]
-    assert [c["symbol"] for c in charts] == ["AAPL", "BRK.B"]
-    assert len(charts[0]["time"]) == len(charts[0]["close"]) > 0
-    assert 'id="chart-brkb"' in response.content.decode()
-
-
 def test_a_live_reload_of_the_status_panel_returns_it_alone_with_fresh_figures(signed_in, user):
     bot = BotFactory(owner=user, last_tick_at=datetime(2024, 7, 1, 14, 30, tzinfo=UTC))
     PositionFactory(bot=bot, quantity=10, current_price="110", unrealized_pnl="-5")

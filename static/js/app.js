@@ -1,5 +1,5 @@
 // Small behaviours htmx does not cover: the live-connection badge, inserting rows that a live
-// update brings for the first time, reloading what a live update makes stale, and drawing the price charts.
+// update brings for the first time and reloading what a live update makes stale (charts: charts.js).
 (function () {
   "use strict";
 
@@ -38,33 +38,4 @@
   function removeEmptyRows(container) {
     container.querySelectorAll(":scope > .empty-row").forEach(function (row) { row.remove(); });
   }
-
-  function drawCharts(root) {
-    if (typeof uPlot === "undefined") return;
-    root.querySelectorAll(".chart-canvas[data-chart]:not(.drawn)").forEach(function (box) {
-      var data = JSON.parse(document.getElementById(box.dataset.chart).textContent);
-      box.classList.add("drawn");
-      var marker = function (color) {
-        // A fill marks a bar with a trade; no line joins the markers.
-        return { stroke: color, paths: function () { return null; }, points: { show: true, size: 9, fill: color, stroke: color } };
-      };
-      new uPlot({
-        width: box.clientWidth || 600,
-        height: 220,
-        scales: { x: { time: true } },
-        legend: { show: false },
-        tzDate: function (ts) { return uPlot.tzDate(new Date(ts * 1000), "America/New_York"); },
-        series: [
-          {},
-          { label: "close", stroke: "#2563eb", width: 1.5 },
-          Object.assign({ label: "buy" }, marker("#16a34a")),
-          Object.assign({ label: "sell" }, marker("#dc2626")),
-        ],
-        axes: [{}, { size: 60 }],
-      }, [data.time, data.close, data.buy, data.sell], box);
-    });
-  }
-
-  document.addEventListener("htmx:afterSettle", function (event) { drawCharts(event.detail.elt || document); });
-  document.addEventListener("DOMContentLoaded", function () { drawCharts(document); });
 })();

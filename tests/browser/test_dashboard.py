@@ -76,7 +76,7 @@ def test_a_bot_created_and_started_in_the_browser_trades_live_on_its_page(asgi_s
     asgi_server.call(lambda: services.bot_pause(bot=Bot.objects.get(pk=bot.pk), reason="paused from the test"))
     page.wait_for_selector(f"#bot-{bot.pk}-status.badge-paused")
     assert "paused from the test" in page.inner_text(f"#bot-{bot.pk}-reason")
-    page.wait_for_selector(".chart-canvas.drawn canvas")
+    page.wait_for_selector(".price-chart.drawn canvas")
     page.screenshot(path=f"{SCREENSHOTS}/tradebot-bot-live.png", full_page=True)
 
     page.goto(f"{base}/")
@@ -98,6 +98,6 @@ def test_a_bot_created_and_started_in_the_browser_trades_live_on_its_page(asgi_s
     page.screenshot(path=f"{SCREENSHOTS}/tradebot-bot-list.png", full_page=True)
 
     page.goto(f"{base}/bots/{bot.pk}/")
-    page.wait_for_selector(".chart-canvas.drawn canvas")
+    page.wait_for_selector(".price-chart.drawn canvas")
     assert "traded" in page.inner_text(".ticks") and "buy signal" in page.inner_text(".ticks")
     page.screenshot(path=f"{SCREENSHOTS}/tradebot-bot-reloaded.png", full_page=True)

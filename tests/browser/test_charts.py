@@ -1,0 +1,131 @@
+"""Charts in a real browser, at a desktop's width and a phone's: the bot page and the dashboard draw the
+bot's candles with its indicators in their panes, markers and position lines, log no console error, fit
+a phone's screen, and move the last bar as a live price arrives."""
+
+import os
+from decimal import Decimal
+
+import pytest
+from django.utils import timezone
+
+from tests.factories import DESIGN_CONFIG, BotFactory, PositionFactory, TradeFactory, UserFactory
+from tradebot.events import publish
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+SCREENSHOTS = os.environ.get("TRADEBOT_SCREENSHOTS", "tests/browser/screenshots")
+PASSWORD = "correct horse battery staple"
+WIDTHS = [1440, 390]
+INDICATORS = {
+    "SMA": {"period": 20},
+    "BBANDS": {"period": 20, "std": 2},
+    "RSI": {"period": 14, "oversold": 30, "overbought": 70},
+    "MACD": {"fast": 12, "slow": 26, "signal": 9},
+    "STOCH": {"k": 14, "d": 3, "smooth_k": 3, "oversold": 20, "overbought": 80},
+    "OBV": {"period": 20},
+}
+PANES = 1 + 4  # the price, then RSI, MACD, STOCH and OBV below it
+
+# What charts.js registered: each chart's kind, symbol, panes, series names and last candle.
+CHARTS = """() => (window.tradebotCharts || []).map(c => ({
+  kind: c.kind, symbol: c.symbol, panes: c.panes(), series: Object.keys(c.series),
+  markers: (c.markers || []).length, lines: (c.lines || []).map(l => l.kind),
+  last: c.series.candles ? c.series.candles.data().slice(-1)[0] : null,
+  width: c.element.getBoundingClientRect().width,
+}))"""
+
+
+@pytest.fixture
+def phone_or_desktop(browser, request):
+    width = request.param
+    context = browser.new_context(viewport={"width": width, "height": 900}, timezone_id="America/New_York")
+    page = context.new_page()
+    errors = []
+    page.on("console", lambda message: message.type == "error" and errors.append(console_error(message)))
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.width, page.errors = width, errors
+    yield page
+    context.close()
+
+
+def console_error(message) -> str | None:
+    """The console's errors but two that are not the charts' (the pages' own work removes them): the
+    browser's own request for /favicon.ico, and a live price for a price chip the page does not show."""
+    if message.location.get("url", "").endswith("/favicon.ico"):
+        return None
+    if message.text.startswith("htmx:oobErrorNoTarget, #price-"):
+        return None
+    return message.text
+
+
+def shot(page, name: str) -> None:
+    os.makedirs(SCREENSHOTS, exist_ok=True)
+    page.screenshot(path=f"{SCREENSHOTS}/{name}-{page.width}.png", full_page=True)
+
+
+def log_in(page, base: str, username: str) -> None:
+    page.goto(f"{base}/accounts/login/")
+    page.fill("#id_username", username)
+    page.fill("#id_password", PASSWORD)
+    page.click("form.login button[type=submit]")
+    page.wait_for_url(f"{base}/")
+
+
+def trading_bot():
+    user = UserFactory(username="charts", password=PASSWORD)
+    bot = BotFactory(
+        owner=user, name="Chart bot", config={**DESIGN_CONFIG, "symbols": ["AAPL", "MSFT"], "indicators": INDICATORS}
+    )
+    TradeFactory(bot=bot, quantity=5, price=Decimal("100"), filled_at=timezone.now(), reason="RSI below 30")
+    PositionFactory(bot=bot, entry_price="100", stop_loss_price="98", take_profit_price="105")
+    return bot
+
+
+def drawn(page) -> list[dict]:
+    page.wait_for_function("() => (window.tradebotCharts || []).some(c => c.kind === 'price' && c.series.candles)")
+    return page.evaluate(CHARTS)
+
+
+@pytest.mark.parametrize("phone_or_desktop", WIDTHS, indirect=True)
+def test_the_bot_page_draws_candles_indicators_fills_and_the_position(asgi_server, phone_or_desktop):
+    page, bot = phone_or_desktop, trading_bot()
+    log_in(page, asgi_server.url, "charts")
+
+    page.goto(f"{asgi_server.url}/bots/{bot.pk}/")
+    (chart,) = drawn(page)
+
+    assert chart["symbol"] == "AAPL" and chart["panes"] == PANES
+    for name in ("candles", "volume", "SMA.average", "BBANDS.upper", "RSI.rsi", "MACD.histogram", "STOCH.k", "OBV.obv"):
+        assert name in chart["series"]
+    assert chart["markers"] == 1 and chart["lines"] == ["entry", "stop", "target"]
+    assert chart["width"] <= page.width
+    page.wait_for_timeout(300)  # let the panes paint before the picture
+    shot(page, "bot-chart")
+    assert [error for error in page.errors if error] == []
+
+
+@pytest.mark.parametrize("phone_or_desktop", WIDTHS, indirect=True)
+def test_the_dashboard_chart_follows_the_picker_and_live_prices(asgi_server, phone_or_desktop):
+    page, bot = phone_or_desktop, trading_bot()
+    log_in(page, asgi_server.url, "charts")
+    page.wait_for_selector("#live-status.live-on")
+
+    (chart,) = drawn(page)
+    assert chart["symbol"] == "AAPL"
+    page.select_option(".chart-pick", label=f"{bot.name} · MSFT")
+    page.wait_for_function("() => window.tradebotCharts[0].symbol === 'MSFT'")
+    (chart,) = page.evaluate(CHARTS)
+    assert chart["panes"] == PANES and chart["lines"] == []  # no position in MSFT
+    assert chart["width"] <= page.width
+
+    price = round(chart["last"]["close"] * 1.5, 2)  # far outside the bar: unmistakable
+    asgi_server.call(
+        lambda: publish("price_update", {"symbol": "MSFT", "price": price, "timestamp": timezone.now().isoformat()})
+    )
+    page.wait_for_function(
+        f"() => window.tradebotCharts[0].series.candles.data().slice(-1)[0].close === {price}", timeout=2000
+    )
+    (moved,) = page.evaluate(CHARTS)
+    assert moved["last"]["high"] == price and moved["last"]["time"] >= chart["last"]["time"]
+    shot(page, "dashboard-chart")
+    assert [error for error in page.errors if error] == []
