@@ -44,6 +44,7 @@ INSTALLED_APPS = [
     "trades",
     "positions",
     "backtests",
+    "analytics",
     "ops",
 ]
 

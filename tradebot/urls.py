@@ -15,4 +15,5 @@ urlpatterns = [
     path("", include("trades.urls")),
     path("", include("positions.urls")),
     path("", include("backtests.urls")),
+    path("", include("analytics.urls")),
 ]

@@ -5,7 +5,7 @@ import csv
 import hashlib
 import io
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -107,7 +107,12 @@ def _ratio(numerator, denominator) -> Decimal | None:
 
 def trade_stats(trades: QuerySet[Trade]) -> TradeStats:
     """Statistics of the filtered trades, computed in the database (three queries: an aggregate, the
-    daily sums, the drawdown window) and cached until those trades change.
+    daily sums, the drawdown window) and cached until those trades change (cached_by_trades)."""
+    return cached_by_trades(trades, "trade-stats", _stats)
+
+
+def cached_by_trades[T](trades: QuerySet[Trade], name: str, compute: Callable[[QuerySet[Trade]], T]) -> T:
+    """compute(trades), cached until those trades change.
 
     A pass over every closed trade costs ~150 ms per 50,000 of them on PostgreSQL; finding out whether
     anything changed costs two counts (~10 ms, index-only). Exact, because trades are append-only and
@@ -117,20 +122,20 @@ def trade_stats(trades: QuerySet[Trade]) -> TradeStats:
     speed, never correctness."""
     trades = trades.order_by()
     sql, params = trades.query.sql_with_params()
-    fingerprint = (sql, params, trades.count(), trades.pending().count())
-    key = "tradebot:trade-stats:" + hashlib.sha256(repr(fingerprint).encode()).hexdigest()
+    fingerprint = (name, sql, params, trades.count(), trades.pending().count())
+    key = f"tradebot:{name}:" + hashlib.sha256(repr(fingerprint).encode()).hexdigest()
     try:
         cached = cache.get(key)
     except Exception:
-        logger.warning("cache unavailable: computing trade statistics afresh", exc_info=True)
+        logger.warning("cache unavailable: computing %s afresh", name, exc_info=True)
         cached = None
     if cached is not None:
         return cached
-    computed = _stats(trades)
+    computed = compute(trades)
     try:
         cache.set(key, computed, timeout=STATS_CACHE_SECONDS)
     except Exception:
-        logger.warning("cache unavailable: trade statistics not cached", exc_info=True)
+        logger.warning("cache unavailable: %s not cached", name, exc_info=True)
     return computed
 
 

@@ -3,6 +3,7 @@ bot's candles with its indicators in their panes, markers and position lines, lo
 a phone's screen, and move the last bar as a live price arrives."""
 
 import os
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
@@ -128,4 +129,40 @@ def test_the_dashboard_chart_follows_the_picker_and_live_prices(asgi_server, pho
     (moved,) = page.evaluate(CHARTS)
     assert moved["last"]["high"] == price and moved["last"]["time"] >= chart["last"]["time"]
     shot(page, "dashboard-chart")
+    assert [error for error in page.errors if error] == []
+
+
+def a_history(user):
+    """Closed round trips over the past days, of two bots on two symbols."""
+    today = timezone.now().replace(hour=15, minute=0, second=0, microsecond=0)
+    bots = [BotFactory(owner=user, name=name) for name in ("Momentum", "Reversion")]
+    for n, pnl in enumerate(["120", "-45", "80", "-20", "60", "15"]):
+        filled = today - timedelta(days=6 - n)
+        TradeFactory(bot=bots[n % 2], symbol=["AAPL", "MSFT", "NVDA"][n % 3], type="sell", profit_loss=Decimal(pnl),
+                     timestamp=filled, filled_at=filled)  # fmt: skip
+
+
+@pytest.mark.parametrize("phone_or_desktop", WIDTHS, indirect=True)
+def test_the_analytics_page_draws_its_charts_and_toggles_daily_and_cumulative(asgi_server, phone_or_desktop):
+    page = phone_or_desktop
+    a_history(UserFactory(username="charts", password=PASSWORD))
+    log_in(page, asgi_server.url, "charts")
+
+    page.goto(f"{asgi_server.url}/analytics/?range=1M")
+    page.wait_for_function("() => (window.tradebotCharts || []).length === 3")
+    # Per chart, per series: whether it is shown, and its number of points.
+    shown = """() => Object.fromEntries(window.tradebotCharts.map(c => [c.element.dataset.series,
+        Object.fromEntries(Object.entries(c.series).map(([label, s]) => [label, [s.options().visible, s.data().length]])
+    )]))"""
+    charts = page.evaluate(shown)
+    assert charts["pnl"] == {"cumulative": [True, 6], "daily": [False, 6]}
+    assert set(charts["bots-pnl"]) == {"Momentum", "Reversion"}
+    assert set(charts["symbols-pnl"]) == {"AAPL", "MSFT", "NVDA"}
+    widths = page.evaluate("() => window.tradebotCharts.map(c => c.element.getBoundingClientRect().right)")
+    assert max(widths) <= page.width
+
+    page.click("#pnl-chart button:has-text('Daily')")
+    assert page.evaluate(shown)["pnl"] == {"cumulative": [False, 6], "daily": [True, 6]}
+    page.wait_for_timeout(300)
+    shot(page, "analytics")
     assert [error for error in page.errors if error] == []
