@@ -164,6 +164,27 @@ def _history(trades: QuerySet[Trade]) -> History:
     )
 
 
+def daily_pnl(trades: QuerySet[Trade]) -> tuple[list[date], list[Decimal]]:
+    """The realized P&L of some trades per New York day of the fill, cached until they change."""
+    return cached_by_trades(trades, "daily-pnl", _daily_pnl)
+
+
+def _daily_pnl(trades: QuerySet[Trade]) -> tuple[list[date], list[Decimal]]:
+    closed = trades.filter(type=Trade.Type.SELL, status=Trade.Status.FILLED, profit_loss__isnull=False)
+    rows = (
+        closed.annotate(day=TruncDate("filled_at", tzinfo=EXCHANGE_TZ))
+        .values("day")
+        .annotate(pnl=Sum("profit_loss"))
+        .order_by("day")
+        .values_list("day", "pnl")
+    )
+    days, pnls = [], []
+    for day, pnl in rows:
+        days.append(day)
+        pnls.append(_decimal(pnl))
+    return days, pnls
+
+
 def _bot_key(row: dict) -> str:
     return row["bot_name"]
 

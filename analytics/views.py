@@ -12,6 +12,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from analytics import selectors
+from analytics.charts import pnl_chart
 from backtests.services import backtest_create
 from bots.models import Bot
 from engine.market_time import exchange_date
@@ -47,8 +48,7 @@ def overview(request: HttpRequest) -> HttpResponse:
         "performance": performance,
         "by_bot": _sorted(performance.by_bot, choice["bot_sort"]),
         "by_symbol": _sorted(history.by_symbol, choice["symbol_sort"]),
-        "pnl_chart": _pnl_chart(history),
-        "pnl_toggles": [{"label": "Cumulative", "show": "cumulative"}, {"label": "Daily", "show": "daily"}],
+        "pnl": pnl_chart("pnl", history.days, history.daily_pnl, first="cumulative"),
         "bot_chart": _compared("bots-pnl", history.days, history.bot_days, performance.by_bot),
         "symbol_chart": _compared("symbols-pnl", history.days, history.symbol_days, history.by_symbol),
         "drifts": selectors.drift(user=request.user, performance=performance, today=today),
@@ -61,17 +61,6 @@ def _sorted(rows: list, sort: str) -> list:
     present = [row for row in rows if getattr(row, attribute) is not None]
     missing = [row for row in rows if getattr(row, attribute) is None]
     return sorted(present, key=lambda row: getattr(row, attribute), reverse=sort.startswith("-")) + missing
-
-
-def _pnl_chart(history: selectors.History) -> dict:
-    times = [selectors.epoch_day(day) for day in history.days]
-    daily = dict(zip(history.days, history.daily_pnl, strict=True))
-    return series_chart(
-        "pnl",
-        series("cumulative", times, selectors.cumulative(history.days, daily), type="baseline"),
-        series("daily", times, history.daily_pnl, type="histogram", hidden=True),
-        daily=True,
-    )
 
 
 def _compared(element_id: str, days: list[date], per_key: dict, rows: list) -> dict:

@@ -32,9 +32,10 @@ THRESHOLDS = {
 HIDDEN_SERIES = {("VOLUME_SMA", "volume")}  # the volume itself is the histogram already
 
 
-def bot_chart(*, bot: Bot, symbol: str, now: datetime | None = None) -> dict | None:
-    """The chart of one of the bot's symbols; None when the feed has no bars for it. Raises what the
-    feed raises (BrokerError, Conflict) when it cannot answer."""
+def bot_chart(*, bot: Bot, symbol: str, position: Position | None = None, now: datetime | None = None) -> dict | None:
+    """The chart of one of the bot's symbols, with the levels of `position` (else of the bot's open
+    position in the symbol, if any); None when the feed has no bars for it. Raises what the feed
+    raises (BrokerError, Conflict) when it cannot answer."""
     params = bot.config().indicator_params()
     snapshot = market_snapshot(
         market=market_for(bot.broker_account),
@@ -62,7 +63,7 @@ def bot_chart(*, bot: Bot, symbol: str, now: datetime | None = None) -> dict | N
         ],
         "indicators": _indicators(snapshot.indicators, params, times),
         "markers": _markers(bot, symbol, times),
-        "lines": _lines(bot, symbol),
+        "lines": position_lines(position) if position else _lines(bot, symbol),
     }
 
 

@@ -90,20 +90,30 @@ def bot_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 def bot_chart(request: HttpRequest, pk: int) -> JsonResponse:
-    """One of the bot's symbols as chart data (bots.charts): ?symbol=, a symbol it trades or holds."""
+    """One of the bot's symbols as chart data (bots.charts): ?symbol=, a symbol it trades or holds;
+    ?position=, one of its positions in the symbol, open or closed, to draw its levels."""
     bot = _bot_for_user(request, pk)
     symbol = request.GET.get("symbol", "").upper()
-    if symbol not in bot.symbols and not bot.positions.filter(symbol=symbol, is_open=True).exists():
-        return JsonResponse(
-            {"field": "symbol", "reason": f"{bot.name} neither trades nor holds {symbol!r}"}, status=422
-        )
+    position = None
+    if "position" in request.GET:
+        position = bot.positions.filter(pk=_int_or_none(request.GET["position"]), symbol=symbol).first()
+        if position is None:
+            reason = f"not one of {bot.name}'s {symbol} positions"
+            return JsonResponse({"field": "position", "reason": reason}, status=422)
+    elif symbol not in bot.symbols and not bot.positions.filter(symbol=symbol, is_open=True).exists():
+        reason = f"{bot.name} neither trades nor holds {symbol!r}"
+        return JsonResponse({"field": "symbol", "reason": reason}, status=422)
     try:
-        chart = charts.bot_chart(bot=bot, symbol=symbol)
+        chart = charts.bot_chart(bot=bot, symbol=symbol, position=position)
     except (BrokerError, Conflict) as exc:
         return JsonResponse({"reason": str(exc)}, status=503)
     if chart is None:
         return JsonResponse({"reason": f"the feed has no bars for {symbol} yet"}, status=404)
     return JsonResponse(chart)
+
+
+def _int_or_none(text: str) -> int | None:
+    return int(text) if text.isdigit() else None
 
 
 def chart_choices(bots, *, with_bot: bool = True) -> list[dict]:

@@ -12,6 +12,7 @@ from decimal import Decimal
 
 import numpy as np
 from django.core.cache import cache
+from django.core.exceptions import EmptyResultSet
 from django.db import connections
 from django.db.models import Count, Max, Min, Q, QuerySet, Sum
 from django.db.models.functions import TruncDate
@@ -121,7 +122,10 @@ def cached_by_trades[T](trades: QuerySet[Trade], name: str, compute: Callable[[Q
     its count, or a pending one settles, which changes the pending count. A cache that is down costs
     speed, never correctness."""
     trades = trades.order_by()
-    sql, params = trades.query.sql_with_params()
+    try:
+        sql, params = trades.query.sql_with_params()
+    except EmptyResultSet:  # .none(): nothing to count, nothing worth caching
+        return compute(trades)
     fingerprint = (name, sql, params, trades.count(), trades.pending().count())
     key = f"tradebot:{name}:" + hashlib.sha256(repr(fingerprint).encode()).hexdigest()
     try:

@@ -1,16 +1,19 @@
 """The analytics page's figures against a history worked out by hand, its ranges, its cost in queries
 and each bot beside its backtest."""
 
+import json
 import math
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
+from django.template.loader import render_to_string
 from django.urls import reverse
 
 from analytics import selectors
 from backtests.models import Backtest
 from tests.factories import BotFactory, PositionFactory, TradeFactory
+from trades.models import Trade
 
 pytestmark = pytest.mark.django_db
 D1, D2, D3 = date(2026, 3, 2), date(2026, 3, 3), date(2026, 3, 4)
@@ -91,7 +94,7 @@ def test_the_page_shows_the_figures_and_draws_the_charts(client, user, history):
     assert response.status_code == 200
     assert "125.00" in html and "60.0%" in html and "2.11" in html and "3:00:00" in html
     assert [row.key for row in response.context["by_bot"]] == ["A", "B"]
-    chart = response.context["pnl_chart"]
+    chart = response.context["pnl"]["chart"]
     assert [s["label"] for s in chart["series"]] == ["cumulative", "daily"]
     assert [point["value"] for point in chart["series"][0]["data"]] == [60, 40, 100]
     assert 'data-series="pnl"' in html and 'data-series="bots-pnl"' in html and 'data-series="symbols-pnl"' in html
@@ -173,3 +176,19 @@ def test_another_users_bot_cannot_be_backtested_from_the_page(client, user):
     )
 
     assert response.status_code == 404 and not Backtest.objects.exists()
+
+
+def test_the_trades_pages_daily_pnl_chart_sums_the_rows_it_is_given(user, history):
+    bot_a = history[0]
+    html = render_to_string("trades/daily_pnl_chart.html", {"trades": Trade.objects.filter(bot=bot_a)})
+
+    chart = json.loads(html[html.index(">", html.index('id="daily-pnl"')) + 1 : html.index("</script>")])
+    daily, running = chart["series"]
+    assert (daily["label"], running["label"], running["hidden"]) == ("daily", "cumulative", True)
+    assert [p["value"] for p in daily["data"]] == [100, -20]  # A: +100 on D1, -50 + 30 on D2
+    assert [p["value"] for p in running["data"]] == [100, 80]
+    assert [p["time"] for p in daily["data"]] == [selectors.epoch_day(D1), selectors.epoch_day(D2)]
+
+
+def test_the_daily_pnl_chart_of_no_closed_trade_says_so(user):
+    assert "No closed trades" in render_to_string("trades/daily_pnl_chart.html", {"trades": Trade.objects.none()})

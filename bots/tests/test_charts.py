@@ -4,6 +4,7 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 
@@ -133,3 +134,31 @@ def test_price_and_trade_events_reach_the_charts_with_their_payload():
 
     assert 'id="chart-feed"' in html and 'data-event="price_update"' in html
     assert "&quot;price&quot;: &quot;101.5&quot;" in html
+
+
+def test_a_position_chart_draws_that_positions_levels_even_once_closed(signed_in, bot):
+    position = PositionFactory(
+        bot=bot, is_open=False, closed_at=timezone.now(), exit_price="104", entry_price="100", stop_loss_price="97"
+    )
+
+    html = render_to_string("positions/position_chart.html", {"position": position})
+
+    src = f"{reverse('bots:chart', args=[bot.pk])}?symbol=AAPL&amp;position={position.pk}"
+    assert f'data-src="{src}"' in html
+    chart = signed_in.get(reverse("bots:chart", args=[bot.pk]), {"symbol": "AAPL", "position": position.pk}).json()
+    assert chart["lines"] == [{"kind": "entry", "price": 100.0}, {"kind": "stop", "price": 97.0}]
+
+
+def test_another_bots_position_is_refused_on_a_chart(signed_in, bot, user):
+    other = PositionFactory(bot=BotFactory(owner=user))
+
+    response = signed_in.get(reverse("bots:chart", args=[bot.pk]), {"symbol": "AAPL", "position": other.pk})
+
+    assert response.status_code == 422 and response.json()["field"] == "position"
+
+
+def test_a_position_whose_bot_was_deleted_says_why_it_has_no_chart(bot):
+    position = PositionFactory(bot=bot)
+    position.bot = None
+
+    assert "was deleted" in render_to_string("positions/position_chart.html", {"position": position})
