@@ -75,27 +75,35 @@
 
   // ---- price charts ------------------------------------------------------------------------------
 
-  function drawPrice(box, data) {
+  function volumeBar(bar) {
+    return { time: bar.time, value: bar.value, color: bar.up ? "rgba(22, 163, 74, 0.35)" : "rgba(220, 38, 38, 0.35)" };
+  }
+
+  function seriesNames(data) {
+    var names = ["candles", "volume"];
+    data.indicators.forEach(function (indicator) {
+      indicator.series.forEach(function (line) { names.push(indicator.name + "." + line.key); });
+    });
+    return names;
+  }
+
+  // The chart's frame: its panes and series, with the indicators' thresholds. fillPrice puts the data in.
+  function createPrice(box, data) {
     forget(box);
     var canvas = box.querySelector(".chart-canvas");
     var panes = data.indicators.filter(function (indicator) { return indicator.place === "pane"; }).length;
     canvas.style.height = PRICE_HEIGHT + panes * PANE_HEIGHT + "px";
-    var daily = data.timeframe === "1Day";
-    var chart = LWC.createChart(canvas, baseOptions(canvas, daily));
-    var record = register(box, { kind: "price", chart: chart, symbol: data.symbol, bot: data.bot, timeframe: data.timeframe, series: {} });
-
+    var chart = LWC.createChart(canvas, baseOptions(canvas, data.timeframe === "1Day"));
+    var record = register(box, {
+      kind: "price", chart: chart, src: box.dataset.src, symbol: data.symbol, bot: data.bot, timeframe: data.timeframe,
+      series: {}, markers: [], lines: [], priceLines: [],
+    });
     var candles = chart.addSeries(LWC.CandlestickSeries, {
       upColor: COLORS.up, downColor: COLORS.down, wickUpColor: COLORS.up, wickDownColor: COLORS.down, borderVisible: false,
     });
-    candles.setData(data.candles);
     record.series.candles = candles;
-
-    var volume = chart.addSeries(LWC.HistogramSeries, { priceScaleId: "volume", priceFormat: { type: "volume" }, lastValueVisible: false, priceLineVisible: false });
+    record.series.volume = chart.addSeries(LWC.HistogramSeries, { priceScaleId: "volume", priceFormat: { type: "volume" }, lastValueVisible: false, priceLineVisible: false });
     chart.priceScale("volume").applyOptions({ scaleMargins: { top: 0.8, bottom: 0 } });
-    volume.setData(data.volume.map(function (bar) {
-      return { time: bar.time, value: bar.value, color: bar.up ? "rgba(22, 163, 74, 0.35)" : "rgba(220, 38, 38, 0.35)" };
-    }));
-    record.series.volume = volume;
 
     var pane = 0;
     data.indicators.forEach(function (indicator, i) {
@@ -108,7 +116,6 @@
         if (indicator.place === "volume") options.priceScaleId = "volume";
         var kind = line.key === "histogram" ? LWC.HistogramSeries : LWC.LineSeries;
         var series = chart.addSeries(kind, options, index);
-        series.setData(line.data);
         record.series[indicator.name + "." + line.key] = series;
         if (j === 0) {
           indicator.thresholds.forEach(function (level) {
@@ -118,38 +125,49 @@
       });
     });
     stretch(chart, PRICE_HEIGHT / PANE_HEIGHT);
-
-    data.lines.forEach(function (line) {
-      candles.createPriceLine({ price: line.price, color: LINE_COLORS[line.kind], lineWidth: 1, lineStyle: line.kind === "entry" ? LWC.LineStyle.Solid : LWC.LineStyle.Dashed, axisLabelVisible: true, title: line.kind });
-    });
-    record.lines = data.lines;
-    record.markers = data.markers;
-    mark(candles, data.markers);
-    tooltip(box, chart, data.markers);
-    chart.timeScale().fitContent();
+    record.markerLayer = LWC.createSeriesMarkers(candles, []);
+    tooltip(box, record);
     return record;
   }
 
+  // The data, in place: a refresh keeps what the trader zoomed to.
+  function fillPrice(record, data) {
+    var candles = record.series.candles;
+    candles.setData(data.candles);
+    record.series.volume.setData(data.volume.map(volumeBar));
+    data.indicators.forEach(function (indicator) {
+      indicator.series.forEach(function (line) { record.series[indicator.name + "." + line.key].setData(line.data); });
+    });
+    record.priceLines.forEach(function (line) { candles.removePriceLine(line); });
+    record.priceLines = data.lines.map(function (line) {
+      return candles.createPriceLine({ price: line.price, color: LINE_COLORS[line.kind], lineWidth: 1, lineStyle: line.kind === "entry" ? LWC.LineStyle.Solid : LWC.LineStyle.Dashed, axisLabelVisible: true, title: line.kind });
+    });
+    record.lines = data.lines;
+    record.markers = data.markers;
+    record.markerLayer.setMarkers(markerShapes(data.markers));
+  }
+
   // Fills as arrows at their bars: buys below in green, sells above in red.
-  function mark(series, markers) {
-    if (!markers.length) return;
+  function markerShapes(markers) {
     var sorted = markers.slice().sort(function (a, b) { return a.time - b.time; });
-    LWC.createSeriesMarkers(series, sorted.map(function (m) {
+    return sorted.map(function (m) {
       var buy = m.side === "buy";
       var label = m.quantity ? (buy ? "B " : "S ") + m.quantity : buy ? "B" : "S";
       return { time: m.time, position: buy ? "belowBar" : "aboveBar", color: buy ? COLORS.up : COLORS.down, shape: buy ? "arrowUp" : "arrowDown", text: label };
-    }));
+    });
+  }
+
+  function mark(series, markers) {
+    if (markers.length) LWC.createSeriesMarkers(series, markerShapes(markers));
   }
 
   // A fill's quantity, price and reason, shown while the crosshair is on its bar.
-  function tooltip(box, chart, markers) {
+  function tooltip(box, record) {
     var tip = box.querySelector(".chart-tooltip");
     if (!tip) return;
-    var byTime = {};
-    markers.forEach(function (m) { (byTime[m.time] = byTime[m.time] || []).push(m); });
-    chart.subscribeCrosshairMove(function (param) {
-      var fills = param.time !== undefined && byTime[param.time];
-      if (!fills || !param.point) { tip.hidden = true; return; }
+    record.chart.subscribeCrosshairMove(function (param) {
+      var fills = param.time !== undefined && record.markers.filter(function (m) { return m.time === param.time; });
+      if (!fills || !fills.length || !param.point) { tip.hidden = true; return; }
       tip.replaceChildren.apply(tip, fills.map(function (m) {
         var line = document.createElement("div");
         line.textContent = m.side.toUpperCase() + " " + m.quantity + " @ " + (m.price === null ? "–" : m.price.toFixed(2)) + (m.reason ? " — " + m.reason : "");
@@ -175,13 +193,18 @@
       .then(function (data) {
         if (box.dataset.src !== url) return; // another symbol was picked meanwhile
         status.textContent = "";
-        drawPrice(box, data);
+        var record = charts.find(function (c) { return c.element === box; });
+        var same = record && record.src === url && seriesNames(data).join() === Object.keys(record.series).join();
+        if (!same) record = createPrice(box, data);
+        fillPrice(record, data);
+        if (!same) record.chart.timeScale().fitContent();
       })
       .catch(function (error) { status.textContent = "No chart: " + error.message; });
   }
 
   // The forming bar follows the price; a price past the bar's end opens the next one. Timeframes are
   // whole steps of the last bar, so no calendar is needed; the next reload corrects sessions and gaps.
+  var BAR_SETTLE_MS = 3000; // the feed serves a closed bar a moment after its close
   var STEPS = { "1Min": 60, "5Min": 300, "15Min": 900, "1Hour": 3600, "1Day": 86400 };
 
   function onPrice(payload) {
@@ -199,6 +222,8 @@
       } else {
         var time = last.time + Math.floor((at - last.time) / step) * step;
         record.series.candles.update({ time: time, open: price, high: price, low: price, close: price });
+        // The bar before has closed: fetch it with its indicators as the engine computed them.
+        setTimeout(function () { loadPrice(record.element); }, BAR_SETTLE_MS);
       }
     });
   }

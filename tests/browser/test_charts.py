@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from tests.factories import DESIGN_CONFIG, BotFactory, PositionFactory, TradeFactory, UserFactory
 from tradebot.events import publish
+from trades.services import trade_payload
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -100,6 +101,11 @@ def test_the_bot_page_draws_candles_indicators_fills_and_the_position(asgi_serve
         assert name in chart["series"]
     assert chart["markers"] == 1 and chart["lines"] == ["entry", "stop", "target"]
     assert chart["width"] <= page.width
+
+    # A fill on the page's symbol: its marker shows without a reload.
+    fill = TradeFactory(bot=bot, type="sell", quantity=5, filled_at=timezone.now(), reason="RSI above 70")
+    asgi_server.call(lambda: publish("trade_executed", trade_payload(fill), user_id=bot.owner_id))
+    page.wait_for_function("() => window.tradebotCharts[0].markers.length === 2", timeout=3000)
     page.wait_for_timeout(300)  # let the panes paint before the picture
     shot(page, "bot-chart")
     assert [error for error in page.errors if error] == []
