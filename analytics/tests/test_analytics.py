@@ -9,9 +9,11 @@ from decimal import Decimal
 import pytest
 from django.template.loader import render_to_string
 from django.urls import reverse
+from django.utils import timezone
 
 from analytics import selectors
 from backtests.models import Backtest
+from engine.market_time import exchange_date
 from tests.factories import BotFactory, PositionFactory, TradeFactory
 from trades.models import Trade
 
@@ -136,23 +138,27 @@ def test_a_request_costs_the_same_queries_whatever_the_trades(client, user, roun
 
 def test_each_bot_is_shown_beside_its_backtest_with_the_fills_that_differ(client, user):
     bot = BotFactory(owner=user)
+    today = exchange_date(timezone.now())  # the page's period ends today
     t1, t2, t3 = at(D1, 15), at(D1, 16), at(D1, 17)
     TradeFactory(bot=bot, bar_time=t1, filled_at=t1, timestamp=t1)
     TradeFactory(bot=bot, type="sell", bar_time=t2, filled_at=t2, timestamp=t2, profit_loss="12", reason="RSI 75")
     run = {"quantity": 10, "price": "100", "reason": "backtested"}
     Backtest.objects.create(
-        owner=user, bot=bot, config={}, symbols=["AAPL"], timeframe="1Min", start=D1, end=D2, capital=bot.capital,
+        owner=user, bot=bot, config={}, symbols=["AAPL"], timeframe="1Min", start=D1, end=today, capital=bot.capital,
         slippage=0, commission=0, status=Backtest.Status.DONE, stats={"final_equity": str(bot.capital + 20)},
         trades=[{"symbol": "AAPL", "side": "buy", "bar_time": t1.isoformat(), **run},
                 {"symbol": "AAPL", "side": "sell", "bar_time": t3.isoformat(), **run}],
     )  # fmt: skip
-    performance = selectors.performance(user=user, range_name="ALL", today=D2)
+    performance = selectors.performance(user=user, range_name="ALL", today=today)
 
-    (drift,) = selectors.drift(user=user, performance=performance, today=D2)
+    (drift,) = selectors.drift(user=user, performance=performance, today=today)
 
-    assert (drift.start, drift.end, drift.backtest_pnl, drift.pnl_drift) == (D1, D2, 20, -8)
+    assert (drift.start, drift.end, drift.backtest_pnl, drift.pnl_drift) == (D1, today, 20, -8)
     assert [(f["side"], f["bar_time"]) for f in drift.live_only] == [("sell", t2)]
     assert [(f["side"], f["bar_time"], f["reason"]) for f in drift.backtest_only] == [("sell", t3, "backtested")]
+    client.force_login(user)
+    page = client.get(reverse("analytics:overview")).content.decode()
+    assert "<dt>Drift</dt>" in page and "-8.00" in page and "RSI 75" in page and "backtested" in page
 
 
 def test_backtesting_a_bots_period_from_the_page_queues_it(client, user):
