@@ -13,6 +13,7 @@ import json
 from decimal import Decimal, InvalidOperation
 
 from channels.generic.websocket import AsyncWebsocketConsumer
+from django.core.serializers.json import DjangoJSONEncoder
 from django.template.loader import render_to_string
 from django.utils.dateparse import parse_datetime
 
@@ -58,7 +59,9 @@ def render_event(event: str, data: dict) -> str:
     html = _render(event, _typed(data))
     if event in CHART_EVENTS:
         # Charts move on prices and reload on fills: they read the event's payload itself.
-        html += render_to_string("charts/chart_feed.html", {"event": event, "payload": json.dumps(data)})
+        html += render_to_string(
+            "charts/chart_feed.html", {"event": event, "payload": json.dumps(data, cls=DjangoJSONEncoder)}
+        )
     bot_id = data.get("id") if event == "bot_status_changed" else data.get("bot_id")
     if html and bot_id and event not in ("tick_recorded", "hold_changed"):
         html += render_to_string("bots/bot_list.html#bot_changed", {"bot_id": bot_id, "oob": True})
