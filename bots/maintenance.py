@@ -51,12 +51,15 @@ def positions_mark_to_market() -> int:
     return marked
 
 
-def pending_orders_settle(*, now: datetime | None = None) -> int:
-    """Record fills of orders still pending at a broker for every bot, running or not: a tick settles
-    its own, but a stopped bot, a closed window or a closed market runs no tick."""
+def pending_orders_settle(*, now: datetime | None = None, account_ids: list[int] | None = None) -> int:
+    """Record fills of orders still pending at a broker for every bot (of these accounts), running or
+    not: a tick settles its own, but a stopped bot, a closed window or a closed market runs no tick."""
     now = now or timezone.now()
     settled = 0
-    bot_ids = Trade.objects.pending().values_list("bot_id", flat=True).distinct()
+    pending = Trade.objects.pending()
+    if account_ids is not None:
+        pending = pending.filter(bot__broker_account_id__in=account_ids)
+    bot_ids = pending.values_list("bot_id", flat=True).distinct()
     for bot in Bot.objects.filter(pk__in=bot_ids).select_related("broker_account"):
         account = bot.broker_account
         try:

@@ -115,6 +115,19 @@ def orders_settle(*, bot: Bot, broker: Broker, now: datetime) -> list[Trade]:
     return settled
 
 
+def order_update_apply(*, account_ids: list[int], result: OrderResult) -> Trade | None:
+    """The broker's word on an order as its stream delivers it, recorded like the repair records it
+    (applying it twice, or after the order's HTTP answer, changes nothing). None for an order the books
+    do not have pending on these accounts: settled already, or not Tradebot's."""
+    trade = (
+        Trade.objects.pending()
+        .filter(client_order_id=result.client_order_id, bot__broker_account_id__in=account_ids)
+        .select_related("bot")
+        .first()
+    )
+    return None if trade is None else _record(trade.bot, trade, result)
+
+
 def _record(bot: Bot, trade: Trade, result: OrderResult) -> Trade:
     """The broker's word on the order, in the books; a refusal holds that side of the symbol."""
     trade = trade_apply_result(trade=trade, result=result)

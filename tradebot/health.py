@@ -12,6 +12,10 @@ account names) are for signed-in staff. The parts:
   has run one for three intervals (the worker, or the broker between them, is down). While beat is
   down nothing tells whether a worker would run its tasks: the part says so without failing.
   After a start both take only seconds; a container health check covers that with its start period.
+- stream: the stream service (its own process, or a thread of the embedded run) reports its
+  connections every few seconds: connected, symbols subscribed, the age of the last message. Failing
+  when its report is older than STREAM_REPORT_MAX_AGE or a connection has been down for as long.
+  Before any report (no stream has started) it says so without failing.
 - market_data: per feed of the service's own (the simulated market, Alpaca's data API at
   ALPACA_DATA_URL), its last success and last failure, failing while a symbol's latest fetch failed
   (for five minutes after). One account's custom endpoint or refused keys are that account's
@@ -36,6 +40,8 @@ logger = logging.getLogger(__name__)
 BEAT_SENT_KEY = "tradebot:health:beat"
 HEARTBEAT_KEY = "tradebot:health:worker"
 MARKET_DATA_KEY = "tradebot:health:market_data"
+STREAM_KEY = "tradebot:health:stream"
+STREAM_REPORT_MAX_AGE = 30  # seconds; the stream reports every few
 # A failed fetch stops counting after five minutes unless another fetch of it fails: bots may stop fetching.
 MARKET_FAILURE_TTL = 300
 REDIS_TIMEOUT_SECONDS = 2
@@ -71,6 +77,28 @@ def record_market_data(feed: str, *, symbol: str, error: str = "") -> None:
     except Exception:
         # Reporting health must never break a tick; an unreachable cache shows up in /health anyway.
         logger.warning("could not record the market data feed's state", exc_info=True)
+
+
+def record_stream(connections: list[dict]) -> None:
+    """The stream service's connections, as market.stream.StreamState.report gives them."""
+    try:
+        cache.set(STREAM_KEY, {"at": timezone.now(), "connections": connections}, timeout=None)
+    except Exception:
+        logger.warning("could not record the stream's state", exc_info=True)
+
+
+def check_stream() -> dict:
+    report = cache.get(STREAM_KEY)
+    if report is None:
+        return {"ok": True, "state": "no stream service has reported yet"}
+    age = (timezone.now() - report["at"]).total_seconds()
+    result = {"ok": True, "reported_seconds_ago": round(age, 1), "connections": report["connections"]}
+    down = [c["name"] for c in report["connections"] if (c.get("down_seconds") or 0) > STREAM_REPORT_MAX_AGE]
+    if age > STREAM_REPORT_MAX_AGE:
+        result.update(ok=False, error=f"the stream service has not reported for {age:.0f} s")
+    elif down:
+        result.update(ok=False, error=f"down for over {STREAM_REPORT_MAX_AGE} s: {', '.join(down)}")
+    return result
 
 
 def check_database() -> dict:
@@ -156,7 +184,13 @@ def health(request) -> JsonResponse:
     checks = {"database": check_database}
     if settings.REDIS_URL:
         checks["redis"] = check_redis
-    checks |= {"beat": check_beat, "worker": check_worker, "market_data": check_market_data, **REGISTERED}
+    checks |= {
+        "beat": check_beat,
+        "worker": check_worker,
+        "stream": check_stream,
+        "market_data": check_market_data,
+        **REGISTERED,
+    }
     results = {name: _run(check) for name, check in checks.items()}
     failing = [name for name, result in results.items() if not result["ok"]]
     if not request.user.is_staff:

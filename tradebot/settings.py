@@ -183,6 +183,10 @@ ALPACA_SECRET_KEY = env("ALPACA_SECRET_KEY", default="")
 ALPACA_BASE_URL = env("ALPACA_BASE_URL", default="https://paper-api.alpaca.markets")
 ALPACA_LIVE_BASE_URL = env("ALPACA_LIVE_BASE_URL", default="https://api.alpaca.markets")
 ALPACA_DATA_URL = env("ALPACA_DATA_URL", default="https://data.alpaca.markets")
+# The stream service's endpoints: the market data stream (the account's feed, iex or sip, is appended)
+# and trade_updates (empty: the account's trading URL with wss:// and /stream).
+ALPACA_DATA_STREAM_URL = env("ALPACA_DATA_STREAM_URL", default="wss://stream.data.alpaca.markets/v2")
+ALPACA_TRADING_STREAM_URL = env("ALPACA_TRADING_STREAM_URL", default="")
 ALPACA_TIMEOUT_SECONDS = env.float("ALPACA_TIMEOUT_SECONDS", default=10.0)
 # Timeouts, 429 and 5xx are retried with doubling back-off from this first delay, then given up.
 ALPACA_RETRY_ATTEMPTS = env.int("ALPACA_RETRY_ATTEMPTS", default=3)

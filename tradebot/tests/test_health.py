@@ -14,7 +14,7 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture(autouse=True)
 def clean_health_state():
-    keys = [health.BEAT_SENT_KEY, health.HEARTBEAT_KEY, health.MARKET_DATA_KEY]
+    keys = [health.BEAT_SENT_KEY, health.HEARTBEAT_KEY, health.MARKET_DATA_KEY, health.STREAM_KEY]
     cache.delete_many(keys)
     yield
     cache.delete_many(keys)
@@ -44,7 +44,7 @@ def test_it_is_200_when_every_part_is_ok(staff_client):
     body = response.json()
     assert body["status"] == "ok"
     assert body["failing"] == []
-    expected = {"database", "beat", "worker", "market_data", "broker_keys"} | (
+    expected = {"database", "beat", "worker", "stream", "market_data", "broker_keys"} | (
         {"redis"} if settings.REDIS_URL else set()
     )
     assert set(body["checks"]) == expected
@@ -185,3 +185,36 @@ def test_it_pings_the_real_redis(client):
     response = client.get("/health")
     assert response.status_code == 200
     assert response.json()["checks"]["redis"] == {"ok": True}
+
+
+def stream_connection(**state) -> dict:
+    return {
+        "name": "alpaca data iex",
+        "connected": True,
+        "subscriptions": 3,
+        "last_message_age_seconds": 0.2,
+        "reconnects": 0,
+        "down_seconds": None,
+    } | state
+
+
+def test_the_stream_before_any_report_is_ok_and_says_so(staff_client):
+    heartbeats_fresh()
+    response = staff_client.get("/health")
+    assert response.status_code == 200
+    assert response.json()["checks"]["stream"] == {"ok": True, "state": "no stream service has reported yet"}
+
+
+def test_the_streams_connections_are_shown_and_a_long_drop_or_a_silent_service_fails(staff_client):
+    heartbeats_fresh()
+    health.record_stream([stream_connection()])
+    stream = staff_client.get("/health").json()["checks"]["stream"]
+    assert stream["ok"] and stream["connections"][0]["subscriptions"] == 3
+
+    health.record_stream([stream_connection(connected=False, down_seconds=45.0)])
+    response = staff_client.get("/health")
+    assert response.status_code == 503 and response.json()["failing"] == ["stream"]
+    assert "alpaca data iex" in response.json()["checks"]["stream"]["error"]
+
+    cache.set(health.STREAM_KEY, {"at": timezone.now() - timedelta(seconds=60), "connections": []}, timeout=None)
+    assert "not reported for 60 s" in staff_client.get("/health").json()["checks"]["stream"]["error"]

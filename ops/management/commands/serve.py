@@ -1,16 +1,18 @@
-"""Run the whole system: daphne (HTTP + WebSocket), a Celery worker and beat.
+"""Run the whole system: daphne (HTTP + WebSocket), a Celery worker, beat and the stream service.
 
-On embedded defaults (no REDIS_URL) all three run in this one process, because the memory://
+On embedded defaults (no REDIS_URL) all four run in this one process, because the memory://
 broker and the in-memory channel layer and cache exist only inside one process: daphne in the main
-thread (it owns the signal handlers), the worker and beat in threads. With REDIS_URL set the three
-run as the Procfile's separate processes, started by honcho.
+thread (it owns the signal handlers), the others in threads. With REDIS_URL set they run as the
+Procfile's separate processes, started by honcho.
 """
 
+import asyncio
 import os
 import sys
 import threading
 from pathlib import Path
 
+from asgiref.sync import sync_to_async
 from celery.beat import EmbeddedService
 from celery.worker import WorkController
 from daphne.access import AccessLogGenerator
@@ -19,6 +21,7 @@ from daphne.server import Server
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
+from bots.stream import StreamService
 from tradebot.asgi import application
 from tradebot.celery import app
 
@@ -47,6 +50,7 @@ class Command(BaseCommand):
         beat = EmbeddedService(app, thread=True, scheduler_cls=app.conf.beat_scheduler)
         worker_thread.start()
         beat.start()
+        stream = StreamService(run_in=on_daphnes_loop).start()
 
         server = Server(
             application=application,
@@ -57,6 +61,7 @@ class Command(BaseCommand):
         try:
             server.run()  # until SIGINT or SIGTERM
         finally:
+            stream.stop()
             beat.stop()
             worker.stop()
             worker_thread.join(STOP_TIMEOUT_SECONDS)
@@ -70,3 +75,12 @@ class Command(BaseCommand):
         os.chdir(settings.BASE_DIR)
         # Replaces this process: honcho stops all three on Ctrl-C.
         os.execve(sys.executable, [sys.executable, "-m", "honcho", "start", "--port", str(port)], env)
+
+
+def on_daphnes_loop(work):
+    """Run the stream's work where daphne's in-memory channel layer lives, so what it publishes reaches
+    the open pages at once (a send from another loop waits for daphne's next wake-up)."""
+    from twisted.internet import reactor
+
+    coroutine = sync_to_async(work, thread_sensitive=False)()
+    return asyncio.run_coroutine_threadsafe(coroutine, reactor._asyncioEventloop).result()
