@@ -3,6 +3,8 @@
 Every few seconds (and at once after a fill or a reconnect) it works out what to stream: per feed (the
 market data object's identity, so accounts sharing a feed share one connection), the symbols its
 running or paused bots trade and its open positions hold; per Alpaca account key, trade_updates. Then:
+- every trade goes to the exit watcher (bots.exit_watch), which sells a position whose stop-loss or
+  take-profit it reaches, whatever its bot's status;
 - a trade's price goes to the pages (`price_update` to the users whose bots trade or hold the symbol)
   and marks the open positions, coalesced to at most one per PRICE_INTERVAL per symbol;
 - a closed minute bar ticks the bots trading the symbol whose bar it closes (1Min, and a coarser
@@ -15,6 +17,7 @@ Handlers run off the streams' reading loops, in this service's threads.
 """
 
 import logging
+import queue
 import threading
 import time
 from collections.abc import Callable, Hashable
@@ -28,7 +31,8 @@ from django.conf import settings
 from django.db import OperationalError, close_old_connections
 from django.utils import timezone
 
-from bots.connections import market_for
+from bots.connections import account_feed
+from bots.exit_watch import ExitWatch
 from bots.maintenance import pending_orders_settle
 from bots.models import Bot, BrokerAccount
 from bots.orders import order_update_apply
@@ -80,8 +84,10 @@ class Wants:
     order_accounts: dict[Hashable, list[BrokerAccount]]  # trade_updates key -> its accounts
 
 
-def stream_wants(markets: Callable[[BrokerAccount], MarketData] = market_for) -> Wants:
-    """Per feed, the symbols of active bots and open positions; per Alpaca key, its accounts."""
+def stream_wants(markets: Callable[[BrokerAccount], MarketData] = account_feed) -> Wants:
+    """Per feed, the symbols of active bots and open positions; per Alpaca key, its accounts. A feed
+    is the account's own (never imported bars): what the stream carries, and what the exit watcher
+    knows positions by."""
     feeds: dict[Hashable, FeedWant] = {}
 
     def want(account: BrokerAccount) -> FeedWant | None:
@@ -179,6 +185,8 @@ class StreamService:
         self._ticked: dict[int, datetime] = {}
         self._ticked_lock = threading.Lock()
         self.messages = 0
+        self.exit_watch = ExitWatch()
+        self._exits: queue.SimpleQueue[tuple[Hashable, StreamTrade] | None] = queue.SimpleQueue()
         self._orders = ThreadPoolExecutor(1, "stream-orders")  # one at a time: an order's updates in order
         self._work = ThreadPoolExecutor(4, "stream-work")
         self._wake = threading.Event()
@@ -186,6 +194,8 @@ class StreamService:
         self._threads = [
             threading.Thread(target=self._reconcile_loop, name="stream-reconcile", daemon=True),
             threading.Thread(target=self._price_loop, name="stream-prices", daemon=True),
+            # One thread: the exit watcher takes its trades in order, from one thread.
+            threading.Thread(target=self._exit_loop, name="stream-exits", daemon=True),
         ]
 
     # --- lifecycle -------------------------------------------------------------------------------
@@ -200,6 +210,7 @@ class StreamService:
     def stop(self) -> None:
         self._stopping.set()
         self._wake.set()
+        self._exits.put(None)
         for thread in self._threads:
             thread.join(10)
         for stream in [*self.market_streams.values(), *self.order_streams.values()]:
@@ -266,7 +277,7 @@ class StreamService:
                 data_feed=account.data_feed,
                 sink=self,
             )
-        return SimulatedStream(feed=feed, seed=_seed(want.market), sink=self, clock=self._sim_clock)
+        return SimulatedStream(feed=feed, seed=want.market.seed, sink=self, clock=self._sim_clock)
 
     def report(self) -> list[dict]:
         now = time.time()
@@ -277,6 +288,7 @@ class StreamService:
 
     def trade(self, feed: Hashable, trade: StreamTrade) -> None:
         self.messages += 1
+        self._exits.put((feed, trade))
         self.prices.offer(feed, trade)
 
     def bar(self, feed: Hashable, bar: StreamBar) -> None:
@@ -317,6 +329,22 @@ class StreamService:
             if due:
                 self._guarded(self._publish_prices, due)
 
+    def _exit_loop(self) -> None:
+        while (item := self._exits.get()) is not None:
+            try:
+                self._run_in(lambda: self.watch_exits(*item))
+            except Exception:
+                # The watcher tries a failed exit again on a later trade; this one is not retried here.
+                logger.exception("the exit watcher failed on a trade of %s", item[1].symbol)
+
+    @property
+    def exits_idle(self) -> bool:
+        return self._exits.empty()
+
+    def watch_exits(self, feed: Hashable, trade: StreamTrade) -> list[Trade]:
+        """The exits this trade triggers, sent."""
+        return self.exit_watch.trade_seen(feed=feed, symbol=trade.symbol, price=trade.price, at=trade.at)
+
     def _publish_prices(self, due: list[tuple[Hashable, StreamTrade]]) -> None:
         for feed, trade in due:
             want = self.wants.feeds.get(feed)
@@ -345,7 +373,7 @@ class StreamService:
                 if self._ticked.get(bot_id, datetime.min.replace(tzinfo=UTC)) >= closes:
                     continue
                 self._ticked[bot_id] = closes
-            bot_tick(bot_id=bot_id)
+            self._work.submit(self._guarded, _tick, bot_id)  # side by side: one slow tick holds up no other
 
     def _order_update(self, key: Hashable, event: str, result: OrderResult) -> None:
         accounts = self.wants.order_accounts.get(key, [])
@@ -383,9 +411,8 @@ class StreamService:
                 self.prices.offer(source, StreamTrade(symbol, _money(bars.close.iloc[-1]), 0, closed))
 
 
-def _seed(market: MarketData) -> int:
-    # The simulated market, perhaps behind imported bars (market.feeds.PreferStored).
-    return getattr(getattr(market, "live", market), "seed", 0)
+def _tick(bot_id: int) -> None:
+    bot_tick(bot_id=bot_id)
 
 
 def _money(value: float) -> Decimal:

@@ -11,6 +11,7 @@ from decimal import Decimal
 import pytest
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
+from django.db import OperationalError
 from django.test import override_settings
 
 from bots import services
@@ -60,16 +61,23 @@ def fast_backoff(service: StreamService) -> None:
 def wait_for(condition, timeout: float = 5.0, what: str = "condition") -> float:
     """Seconds it took `condition()` to hold."""
     started = time.monotonic()
-    while not condition():
+    while not holds(condition):
         assert time.monotonic() - started < timeout, f"{what}: not within {timeout} s"
         time.sleep(0.01)
     return time.monotonic() - started
 
 
-def wait_consuming(streams, service, symbol: str) -> None:
+def holds(condition) -> bool:
+    try:
+        return bool(condition())
+    except OperationalError:  # the test database (SQLite in memory) was locked by a service thread: look again
+        return False
+
+
+def wait_consuming(streams, service, symbol: str, price=1) -> None:
     """Until alpaca-py reads data and takes subscription changes (see the stub's docstring)."""
     seen = service.messages
-    streams.push(trade(symbol, datetime.now(UTC), 1, 1))
+    streams.push(trade(symbol, datetime.now(UTC), price, 1))
     wait_for(lambda: service.messages > seen, what="data flowing")
     wait_for(lambda: all(s.in_session for s in service.market_streams.values()), what="in session")
 
@@ -268,3 +276,27 @@ def test_trade_updates_reconnect_and_settle_what_was_missed_over_rest(market, al
     streams.wait_until(lambda: sum(c.kind == TRADING and c.open for c in streams.connections) == 1)
     wait_for(lambda: Trade.objects.get(bot=bot).status == "filled", what="settled after the gap")
     assert Trade.objects.get(bot=bot).price == Decimal("80.1")
+
+
+def test_a_trade_through_a_stopped_bots_stop_sells_within_a_second(market, alpaca_account, streams, service):
+    bot = BotFactory(config=dict(CONFIG, symbols=["TEST"]), owner=alpaca_account.owner, broker_account=alpaca_account)
+    position = PositionFactory(
+        bot=bot, symbol="TEST", quantity=5, entry_price=Decimal("80"), stop_loss_price=Decimal("78.4")
+    )
+    market.add_position("TEST", 5, "80")
+    service.reconcile_soon()
+    streams.wait_for_subscription("trades", "TEST")
+    wait_consuming(streams, service, "TEST", price=80)
+    assert not market.orders
+
+    pushed = time.monotonic()
+    streams.push(trade("TEST", datetime.now(UTC), "78.3", 100))
+    took = wait_for(lambda: market.orders, timeout=1.0, what="the stop's sell at Alpaca")
+    [order] = market.orders
+    assert (order["side"], order["qty"], order["symbol"]) == ("sell", "5", "TEST")
+    assert order["client_order_id"] == f"tb-{bot.pk}-TEST-sell-stop-{position.pk}"
+    assert time.monotonic() - pushed < 1.0 and took < 1.0
+    # The same trade seen again sends nothing more.
+    streams.push(trade("TEST", datetime.now(UTC), "78.2", 100))
+    time.sleep(0.3)
+    assert len(market.orders) == 1

@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
+from django.db import OperationalError
 
 from bots import services
 from bots.models import TickLog
@@ -20,9 +21,16 @@ MINUTE = datetime(2024, 3, 5, 15, 0, tzinfo=UTC)
 
 def wait_for(condition, timeout: float = 5.0) -> None:
     deadline = time.monotonic() + timeout
-    while not condition():
+    while not holds(condition):
         assert time.monotonic() < deadline, "not in time"
         time.sleep(0.01)
+
+
+def holds(condition) -> bool:
+    try:
+        return bool(condition())
+    except OperationalError:  # the test database (SQLite in memory) was locked by a service thread: look again
+        return False
 
 
 def test_simulated_trades_mark_positions_and_a_closed_minute_ticks_its_bots():

@@ -14,6 +14,7 @@ MODES = {
     "crosscheck": "ops.benchmarks.crosscheck",
     "memory": "ops.benchmarks.memory",
     "simulated": "ops.benchmarks.simulated",
+    "stream": "ops.benchmarks.stream",
     "ticks": "ops.benchmarks.ticks",
 }
 
