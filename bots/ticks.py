@@ -28,7 +28,7 @@ from engine.risk import Account, Holding, daily_halt, to_price
 from engine.signals import Signal
 from engine.strategy import BarView, Decision, decide, decide_on_price, in_window
 from market.bar_checks import bars_problem, stale_reason
-from market.cache import latest_signal, recent_bars, report_feed_problem
+from market.cache import day_open_price, latest_signal, recent_bars, report_feed_problem
 from positions.models import Position
 from positions.services import commission_share
 from tradebot.circuits import circuit_blocks, circuit_failure, circuit_success
@@ -217,7 +217,8 @@ def _trade(bot: Bot, config: BotConfig, market, broker, now: datetime, pending: 
         )
         views.append(_SymbolView(symbol, bar, signal))
 
-    account = _account(bot, config, positions, {v.symbol: v.bar.close for v in views}, now, pending)
+    day_values = _day_values(market, config.timeframe, positions, now)
+    account = _account(bot, config, positions, {v.symbol: v.bar.close for v in views}, day_values, now, pending)
     may_enter = bot.status == Bot.Status.RUNNING
     if may_enter and (halt := daily_halt(rules, account)):
         try:
@@ -277,7 +278,7 @@ def _trade(bot: Bot, config: BotConfig, market, broker, now: datetime, pending: 
             decisions[-1] = replace(decision, action="skip", reason=f"already ordered on this bar ({decision.reason})")
             continue
         traded = traded or trade.status == Trade.Status.FILLED
-        account = _after(account, trade, position, view.bar.close)
+        account = _after(account, trade, position, view.bar.close, day_values.get(view.symbol))
     payload = [_decision_payload(d) for d in decisions]
     return TickReport(bot.pk, "traded" if traded else "idle", "", payload)
 
@@ -315,11 +316,31 @@ def _holding(position: Position | None) -> Holding | None:
     )
 
 
+def _day_values(market, timeframe: str, positions: dict[str, Position], now: datetime) -> dict[str, Decimal]:
+    """What each open position was worth at today's open, which max_daily_loss counts today's change
+    from: its cost if bought today, else its quantity at the open of the symbol's first bar of today
+    (its last mark until that bar has closed), as the backtest counts it."""
+    today = trading_day_start(now)
+    values = {}
+    for symbol, position in positions.items():
+        if position.opened_at >= today:
+            values[symbol] = position.entry_price * position.quantity + position.entry_commission
+            continue
+        try:
+            opened = day_open_price(market, symbol, timeframe, now=now)
+        except Exception as exc:  # the feed's fault is the bars' to report: mark from the last price meanwhile
+            logger.warning("no open of today for %s: %s", symbol, exc)
+            opened = None
+        values[symbol] = position.quantity * (opened if opened is not None else position.current_price)
+    return values
+
+
 def _account(
     bot: Bot,
     config: BotConfig,
     positions: dict[str, Position],
     marks: dict[str, Decimal],
+    day_values: dict[str, Decimal],
     now: datetime,
     pending: list[Trade],
 ) -> Account:
@@ -335,12 +356,8 @@ def _account(
         realized_today=Sum("profit_loss", filter=filled_sells & Q(filled_at__gte=today)),
         entries=Count("id", filter=entries_today),
     )
-    unrealized = sum(
-        (
-            (marks.get(s, p.current_price) - p.entry_price) * p.quantity - p.entry_commission
-            for s, p in positions.items()
-        ),
-        Decimal(0),
+    change_today = sum(
+        (marks.get(s, p.current_price) * p.quantity - day_values[s] for s, p in positions.items()), Decimal(0)
     )
     pending_buys = [t for t in pending if t.type == Trade.Type.BUY]
     # A partly filled buy already holds its position (counted above): only the rest is still reserved.
@@ -351,7 +368,7 @@ def _account(
         open_cost=sum((p.entry_price * p.quantity + p.entry_commission for p in positions.values()), reserved),
         open_positions=len(positions) + sum(1 for t in pending_buys if t.symbol not in positions),
         today_realized_pnl=totals["realized_today"] or Decimal(0),
-        unrealized_pnl=unrealized,
+        open_change_today=change_today,
         entries_today=totals["entries"],
     )
 
@@ -360,7 +377,9 @@ def _decision_price(trade: Trade) -> Decimal:
     return Decimal(str(trade.indicators_snapshot.get("close", 0)))
 
 
-def _after(account: Account, trade: Trade, position: Position | None, mark: Decimal) -> Account:
+def _after(
+    account: Account, trade: Trade, position: Position | None, mark: Decimal, day_value: Decimal | None
+) -> Account:
     """The account once `trade` is done, so later symbols in the same tick see the cash it used.
     The backtester books its orders the same way (engine/backtest.py)."""
     if trade.type == Trade.Type.BUY:
@@ -380,14 +399,14 @@ def _after(account: Account, trade: Trade, position: Position | None, mark: Deci
     # A sell may fill partly: only the shares sold leave the books (with their share of the entry commission).
     sold = trade.quantity
     entry_share = commission_share(position.entry_commission, sold, position.quantity)
-    marked = account.unrealized_pnl - ((mark - position.entry_price) * sold - entry_share)
+    marked = account.open_change_today - (mark * sold - day_value * sold / position.quantity)
     return replace(
         account,
         realized_pnl=account.realized_pnl + trade.profit_loss,
         today_realized_pnl=account.today_realized_pnl + trade.profit_loss,
         open_cost=account.open_cost - (position.entry_price * sold + entry_share),
         open_positions=account.open_positions - (1 if sold == position.quantity else 0),
-        unrealized_pnl=marked,
+        open_change_today=marked,
     )
 
 

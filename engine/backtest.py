@@ -12,10 +12,17 @@ Rules:
 - Intraday bars are decided on only when their close time (open time + timeframe) is inside the
   bot's [start, end) window on the New York clock: the live tick acts on closed bars while its window
   is open. With a 09:30-12:00 window, the 1-minute bar opening 09:29 is the first decided on and the
-  one opening 11:58 the last. Stops, targets and exit signals are checked on those bars only, as live.
-  Daily bars are one session each and always decided on.
+  one opening 11:58 the last. Exit signals are checked on those bars only, as live. Daily bars are one
+  session each and always decided on.
+- Stops and targets never sleep, as the live exit watcher: on every bar that opens in the regular
+  session (09:30-16:00 New York, weekdays), whatever the window, a held position exits inside the bar
+  when its low or high reaches the level (engine.risk.exit_in_bar: the bar read as open, low, high, so
+  a bar reaching both takes the stop). The exit fills at the level, or at the open when the bar opens
+  beyond it, × (1 − slippage), plus commission, recorded on that bar; the bar of an entry's fill
+  counts. A position that exits so may be entered again on the same bar's close.
 - Symbols share one account. Bar times are processed in order; within one bar time: fills at the
-  open, then the daily-limit check, then each symbol's decision in the configured order.
+  open, then exits inside the bar, then the daily-limit check, then each symbol's decision in the
+  configured order.
 - Money, as the live tick counts it: a position costs quantity × fill price + commission; a sell's
   profit_loss is (exit − entry) × quantity − both commissions; unrealized P&L is marked at each
   symbol's last close. An order is booked when decided, as the live tick's immediate fill would be
@@ -24,21 +31,24 @@ Rules:
   after another within one bar time sees that order, as in a live tick.
 - Daily counters (entries today, today's realized P&L) reset when the New York date of the bar's
   close changes (each daily bar is its own day); a fill's correction counts on the day it fills.
+  Today's P&L is today's realized P&L plus the open positions' change since today's open: from the
+  open of their symbol's first bar of the day if held overnight (its last close if it has no bar
+  then), from their cost if bought today; the live tick counts it the same way.
   max_daily_loss / daily_target are checked at the start of each bar time in the window, as the
   live tick does at its start; once hit, the bot is paused until the next day: no entries, exits
   still managed. (Within a bar time, decide() itself refuses entries past a limit.)
 - A position still open at the end is reported open, valued at its last close in the equity.
 
 Speed: the bar loop visits only bars where something can happen. Flat, a symbol's next event is
-its next entry-signal bar in the window; holding, the first bar whose low may reach the stop, high
-the target, or with an exit signal; with daily limits set and positions held, the first bar whose
+its next entry-signal bar in the window; holding, the first bar in the session or window whose
+low may reach the stop, high the target, or with an exit signal in the window; with daily limits set and positions held, the first bar whose
 marked P&L may reach a limit. The float screens are a superset of the Decimal rules (a price-step
 margin), and decide() / daily_halt() have the last word on every visited bar.
 """
 
 from bisect import bisect_left, bisect_right
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from functools import lru_cache
@@ -50,7 +60,7 @@ import pandas as pd
 from engine import stats
 from engine.config import BotConfig
 from engine.market_time import DAILY, EXCHANGE_TZ, TIMEFRAMES
-from engine.risk import PRICE_STEP, Account, Holding, RiskRules, daily_halt, protective_prices, to_price
+from engine.risk import PRICE_STEP, Account, Holding, RiskRules, daily_halt, exit_in_bar, protective_prices, to_price
 from engine.signals import Evaluation, evaluate, signal_at
 from engine.strategy import BarView, Decision, decide
 
@@ -63,6 +73,7 @@ SCREEN_MARGIN = float(PRICE_STEP)
 # to_price of a bar's price, memoised: quotes repeat (they are in cents), and Decimal(str(float)) is
 # a good part of a decision's cost.
 _price = lru_cache(maxsize=1 << 14)(to_price)
+SESSION_OPEN_MINUTE, SESSION_CLOSE_MINUTE = 9 * 60 + 30, 16 * 60
 # Share of the progress bar given to computing indicators; the bar loop gets the rest.
 INDICATOR_SHARE = 0.3
 
@@ -154,6 +165,7 @@ class _Clock:
         self.size = len(self.stamps)
         if daily:
             self.in_window = np.ones(self.size, dtype=bool)
+            self.in_session = self.in_window
             self.day = np.arange(self.size)
         else:
             # Wall-clock nanoseconds of each bar's close in New York (DST-aware), split into date and time of day.
@@ -162,6 +174,7 @@ class _Clock:
             time_of_day = wall - self.day * NANOSECONDS_PER_DAY
             start, end = _time_ns(config.window_start), _time_ns(config.window_end)
             self.in_window = (time_of_day >= start) & (time_of_day < end)
+            self.in_session = _in_session(self.times)
         starts = np.flatnonzero(np.diff(self.day, prepend=self.day[0] - 1))
         self.day_starts = starts.tolist()
         self.day_ends = np.append(starts[1:], self.size) - 1
@@ -170,6 +183,14 @@ class _Clock:
         """The first bar time of the day after bar time t's (size when none)."""
         k = bisect_right(self.day_starts, t)
         return self.day_starts[k] if k < len(self.day_starts) else self.size
+
+
+def _in_session(opens: pd.DatetimeIndex) -> np.ndarray:
+    """Bars that open in the regular session (09:30-16:00 New York on weekdays): when the live exit
+    watcher acts. Holidays have no bars to speak of."""
+    local = opens.tz_convert(EXCHANGE_TZ)
+    minute = local.hour * 60 + local.minute
+    return np.asarray((local.day_of_week < 5) & (minute >= SESSION_OPEN_MINUTE) & (minute < SESSION_CLOSE_MINUTE))
 
 
 def _nanoseconds(index: pd.DatetimeIndex) -> np.ndarray:
@@ -196,9 +217,11 @@ class _Market:
     entries: list[int]  # bars with an entry signal in the window
     exits: list[int]  # bars with an exit signal in the window
     entry_close: np.ndarray  # the close of each of those entry bars, for the affordability screen
-    # Lows and highs where the bar is decided on, ±inf elsewhere, for the stop and target screens.
-    decided_low: np.ndarray
-    decided_high: np.ndarray
+    window: np.ndarray  # whether each bar is decided on
+    session: np.ndarray  # whether each bar opens in the regular session (stops and targets watched)
+    # Lows and highs where stops and targets are checked (session or window), ±inf elsewhere: their screens.
+    watched_low: np.ndarray
+    watched_high: np.ndarray
     close_by_time: np.ndarray  # the last close at each of the run's bar times (NaN before the first bar)
 
     @classmethod
@@ -209,9 +232,10 @@ class _Market:
         close = bars["close"].to_numpy(dtype=float)
         stamps = _nanoseconds(bars.index)
         at = np.searchsorted(clock.stamps, stamps)
-        in_window = clock.in_window[at]
+        in_window, in_session = clock.in_window[at], clock.in_session[at]
         low, high = bars["low"].to_numpy(dtype=float), bars["high"].to_numpy(dtype=float)
-        everywhere = bool(in_window.all())
+        watched = in_window | in_session
+        everywhere = bool(watched.all())
         entries = np.flatnonzero(evaluation.entry & in_window)
         if len(at) == clock.size:
             close_by_time = close
@@ -230,8 +254,10 @@ class _Market:
             entries=entries.tolist(),
             entry_close=close[entries],
             exits=np.flatnonzero(evaluation.exit & in_window).tolist(),
-            decided_low=low if everywhere else np.where(in_window, low, np.inf),
-            decided_high=high if everywhere else np.where(in_window, high, -np.inf),
+            window=in_window,
+            session=in_session,
+            watched_low=low if everywhere else np.where(watched, low, np.inf),
+            watched_high=high if everywhere else np.where(watched, high, -np.inf),
             close_by_time=close_by_time,
         )
 
@@ -248,6 +274,7 @@ class _Market:
 class _Position:
     holding: Holding
     cost: Decimal  # quantity × entry price + entry commission
+    day_value: Decimal  # what it was worth at today's open (its cost on the day it was bought)
     commission: Decimal
     opened_at: datetime
     # Float screens for the stop and the target, widened by the margin (±inf when the rule is off).
@@ -321,13 +348,15 @@ class _Run:
         self.t = t
         if self.clock.day[t] != self.day:
             self.day, self.today_realized, self.entries_today, self.halted = self.clock.day[t], Decimal(0), 0, False
+            self._value_at_day_open(t)
         filling = [book for book in self.books if book.order is not None and book.next_time == t]
         for book in filling:
             self._fill(book)
         for book in filling:
             if book.position is not None:
                 self._schedule(book)
-        if filling:
+        exited = [book for book in self.books if book.next_time == t and book.marked and self._exit_inside(book)]
+        if filling or exited:
             self._reschedule_entries(turns_taken=0)
         if self.has_daily_limits and self.clock.in_window[t] and not self.halted:
             if daily_halt(self.rules, self._account()) is not None:
@@ -389,7 +418,7 @@ class _Run:
         signal_bar = _next_in(market.exits, start, market.size)
         if position.low_screen == -np.inf and position.high_screen == np.inf:
             return signal_bar
-        low, high = market.decided_low, market.decided_high
+        low, high = market.watched_low, market.watched_high
         return _first_true(
             lambda a, b: (low[a:b] <= position.low_screen) | (high[a:b] >= position.high_screen), start, signal_bar
         )
@@ -397,8 +426,10 @@ class _Run:
     def _daily_limit_candidate(self, start: int, stop: int) -> int:
         if start >= stop:
             return stop
-        held = [(book.position.holding.quantity, book.position.cost, book.market) for book in self.books if book.marked]
-        pnl = np.full(stop - start, float(self.today_realized - sum(cost for _, cost, _ in held)))
+        held = [
+            (book.position.holding.quantity, book.position.day_value, book.market) for book in self.books if book.marked
+        ]
+        pnl = np.full(stop - start, float(self.today_realized - sum(value for _, value, _ in held)))
         for quantity, _, market in held:
             pnl += quantity * market.close_by_time[start:stop]
         margin = SCREEN_MARGIN * sum(quantity for quantity, _, _ in held) + 0.01
@@ -409,19 +440,65 @@ class _Run:
 
     # What happens on a bar
 
+    def _value_at_day_open(self, t: int) -> None:
+        """A new day: each open position's value from now on is measured from the open of its first bar."""
+        for book in self.books:
+            if book.position is not None:
+                market = book.market
+                j = int(np.searchsorted(market.at, t))
+                opened = market.open[j] if j < market.size and market.at[j] == t else market.close_by_time[t - 1]
+                position = book.position
+                book.position = replace(position, day_value=position.holding.quantity * _price(opened))
+
+    def _exit_inside(self, book: _Book) -> bool:
+        """The stop or target reached inside the book's event bar, filled there (the live exit watcher's
+        rule, engine.risk.exit_in_bar). False when the bar does not reach them."""
+        market, j, position = book.market, book.next_bar, book.position
+        hit = None
+        if market.session[j]:
+            hit = exit_in_bar(position.holding, _price(market.open[j]), _price(market.low[j]), _price(market.high[j]))
+        if hit is None:
+            if not market.window[j]:  # a near miss of the screens outside the window: nothing to decide there
+                book.resume = j + 1
+                self._schedule(book)
+            return False
+        reason, level = hit
+        quantity = position.holding.quantity
+        price = to_price(level * (1 - self.slippage))
+        cash_change = quantity * price - self.commission
+        profit_loss = cash_change - position.cost
+        self.open_cost -= position.cost
+        self.open_positions -= 1
+        self.realized += profit_loss
+        self.today_realized += profit_loss
+        self.cash += cash_change
+        self.fills.append((self.t, book.number, -quantity, float(cash_change)))
+        at = market.time(j)
+        snapshot = {"close": float(level), "price_source": "inside the bar"}
+        self.trades.append(
+            BacktestTrade(
+                market.symbol, "sell", quantity, price, self.commission, at, at, profit_loss, reason, snapshot
+            )
+        )
+        book.position, book.resume = None, j
+        self._schedule(book, not_before=self.t)
+        return True
+
     def _account(self) -> Account:
-        unrealized = Decimal(0)
+        change_today = Decimal(0)
         for book in self.books:
             if book.marked:
                 position = book.position
-                unrealized += position.holding.quantity * _price(book.market.close_by_time[self.t]) - position.cost
+                change_today += (
+                    position.holding.quantity * _price(book.market.close_by_time[self.t]) - position.day_value
+                )
         return Account(
             capital=self.capital,
             realized_pnl=self.realized,
             open_cost=self.open_cost,
             open_positions=self.open_positions,
             today_realized_pnl=self.today_realized,
-            unrealized_pnl=unrealized,
+            open_change_today=change_today,
             entries_today=self.entries_today,
         )
 
@@ -481,6 +558,7 @@ class _Run:
             book.position = _Position(
                 holding=Holding(market.symbol, quantity, price, stop, take),
                 cost=cost,
+                day_value=cost,
                 commission=self.commission,
                 opened_at=filled_at,
                 low_screen=float(stop) + SCREEN_MARGIN if stop is not None else -np.inf,

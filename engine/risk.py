@@ -30,7 +30,9 @@ class Account:
     open_cost: Decimal = Decimal(0)
     open_positions: int = 0
     today_realized_pnl: Decimal = Decimal(0)
-    unrealized_pnl: Decimal = Decimal(0)
+    # How much the open positions' value changed since today's open: from the open of their first bar
+    # of today if held overnight, from their cost (commission included) if bought today.
+    open_change_today: Decimal = Decimal(0)
     entries_today: int = 0
 
     @property
@@ -40,7 +42,8 @@ class Account:
 
     @property
     def today_pnl(self) -> Decimal:
-        return self.today_realized_pnl + self.unrealized_pnl
+        """Today's change: realized today + the open positions' change since today's open."""
+        return self.today_realized_pnl + self.open_change_today
 
 
 @dataclass(frozen=True)

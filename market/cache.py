@@ -10,12 +10,15 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from datetime import datetime, timedelta
+from decimal import Decimal
 
 import numpy as np
 import pandas as pd
 
 from brokers.base import BrokerError, BrokerUnavailable
 from engine.indicators import REGISTRY, Params, Series
+from engine.market_time import DAILY, TIMEFRAMES, trading_day_start
+from engine.risk import to_price
 from engine.signals import Computer, Signal, evaluate, signal_at
 from market.base import MarketData
 from tradebot.errors import Conflict
@@ -93,11 +96,34 @@ _indicators = MinuteCache(64 * _MIB)
 _signals = MinuteCache(16 * _MIB)
 # Brokers' market clocks, a minute each (bots.connections.market_status_for).
 clocks = MinuteCache(_MIB)
+# Today's first open per feed, symbol and timeframe: a price a day each, a few thousand at most.
+_day_opens: OrderedDict[Hashable, Decimal] = OrderedDict()
+_DAY_OPENS_KEPT = 4096
 
 
 def clear_caches() -> None:
     for shared in (_bars, _indicators, _signals, clocks):
         shared.clear()
+    _day_opens.clear()
+
+
+def day_open_price(market: MarketData, symbol: str, timeframe: str, *, now: datetime) -> Decimal | None:
+    """The open of the symbol's first bar of today (the New York date of the bar's close, as the
+    backtest counts days): what today's change of a position held overnight is measured from
+    (max_daily_loss). None until that bar has closed; then fetched once a day."""
+    today = trading_day_start(now)
+    key = (market.identity, symbol, timeframe, today)
+    if key in _day_opens:
+        return _day_opens[key]
+    start = today if timeframe == DAILY else today - TIMEFRAMES[timeframe]
+    bars = market.bars(symbol, timeframe, start=start, end=now)
+    if bars.empty:
+        return None
+    price = to_price(bars["open"].iloc[0])
+    _day_opens[key] = price
+    while len(_day_opens) > _DAY_OPENS_KEPT:
+        _day_opens.popitem(last=False)
+    return price
 
 
 def recent_bars(market: MarketData, symbol: str, timeframe: str, *, now: datetime, limit: int) -> pd.DataFrame:

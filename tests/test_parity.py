@@ -1,5 +1,6 @@
 """The backtest tells the truth: the live tick, replayed minute by minute on the simulated market
-through the simulated broker, makes exactly the trades the backtester makes on the same bars."""
+through the simulated broker, with the simulated stream's trades through the exit watcher between
+ticks, makes exactly the trades the backtester makes on the same bars."""
 
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -7,10 +8,12 @@ from decimal import Decimal
 import pytest
 
 from bots import services
-from bots.connections import simulated_market
+from bots.connections import account_feed, simulated_market
+from bots.exit_watch import ExitWatch
 from bots.ticks import MIN_LOOKBACK, bot_tick
 from engine.backtest import run_backtest
 from market.cache import clear_caches
+from market.sim_stream import minute_trades
 from tests.factories import BotFactory
 from trades.models import Trade
 
@@ -44,9 +47,15 @@ def test_live_ticks_replayed_bar_by_bar_make_exactly_the_backtests_trades():
     account.save()
     services.bot_start(bot=bot)
 
-    # Each tick runs as a bar closes: it decides on that bar and fills at the next one's open.
+    # Each tick runs as a bar closes: it decides on that bar and fills at the next one's open. Then the
+    # minute trades (open, low, high, close) and the exit watcher sells at a stop or target inside it.
+    watch, feed = ExitWatch(), account_feed(account).identity
     for minute in range(1, MINUTES + 1):
-        bot_tick(bot_id=bot.pk, now=OPEN + timedelta(minutes=minute))
+        now = OPEN + timedelta(minutes=minute)
+        bot_tick(bot_id=bot.pk, now=now)
+        for symbol in CONFIG["symbols"]:
+            for trade in minute_trades(account_feed(account).seed, symbol, now):
+                watch.trade_seen(feed=feed, symbol=symbol, price=trade.price, at=trade.at)
     live = [
         (t.symbol, t.type, t.quantity, t.price, t.bar_time, t.profit_loss)
         for t in Trade.objects.filter(bot=bot).order_by("bar_time", "id")
@@ -72,4 +81,5 @@ def test_live_ticks_replayed_bar_by_bar_make_exactly_the_backtests_trades():
     ]
 
     assert len(live) >= 10, "the scenario must trade to prove anything"
+    assert any("watched live" in t.reason for t in Trade.objects.filter(bot=bot)), "stops must fire inside bars"
     assert live == backtest

@@ -15,7 +15,7 @@ from bots.ticks import CLAIM_LEASE, bot_tick
 from market.cache import clear_caches
 from market.models import Bar
 from positions.models import Position
-from tests.factories import BotFactory
+from tests.factories import BotFactory, PositionFactory
 from trades.models import Trade
 
 pytestmark = pytest.mark.django_db
@@ -251,6 +251,23 @@ def test_the_max_daily_loss_pauses_the_bot_until_the_next_session():
         Bot.objects.filter(pk=bot.pk).update(paused_at=now - timedelta(days=1))
         bots_daily_reset()
     assert Bot.objects.get(pk=bot.pk).status == Bot.Status.RUNNING
+
+
+def test_the_max_daily_loss_counts_a_position_held_overnight_from_todays_open():
+    # Today's bars open at 80 and close at 79.5. Bought yesterday at 100: 62 × -0.5 = -31 today (within
+    # 1 % of 10,000), though 1,271 under its cost. The same position bought today at 100 is -1,271 today.
+    config = dict(RSI_ONLY, symbols=["TEST"], risk_management={"max_position_size": 0.1, "max_daily_loss": 0.01})
+    now = add_bars("TEST", [80.0] * 30 + [79.5])
+    held_overnight, bought_today = running_bot(config), running_bot(config)
+    for bot, opened in ((held_overnight, START - timedelta(days=1)), (bought_today, START)):
+        PositionFactory(bot=bot, symbol="TEST", quantity=62, entry_price=100, current_price=80, opened_at=opened)
+
+    for bot in (held_overnight, bought_today):
+        bot_tick(bot_id=bot.pk, now=now)
+
+    assert Bot.objects.get(pk=held_overnight.pk).status == Bot.Status.RUNNING
+    paused = Bot.objects.get(pk=bought_today.pk)
+    assert paused.status == Bot.Status.PAUSED and "-1271.00" in paused.status_reason
 
 
 def test_outside_its_window_a_bot_waits_and_says_why():

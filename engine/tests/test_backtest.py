@@ -125,24 +125,56 @@ def test_entry_signals_while_holding_are_ignored(scripted):
 # Exits
 
 
-def test_the_stop_loss_sells_at_the_open_after_the_bar_whose_low_reached_it(scripted):
-    bars = frame(flat(10, "buy"), flat(10), (10, 10, 9.5, 10), (10, 10, 9, 10), (9.2, 9.2, 9.2, 9.2), flat(9.2))
-    result = run(bars, config(risk={"stop_loss": 0.1}))  # stop at 9.0000
+def test_the_stop_loss_sells_at_the_stop_inside_the_bar_whose_low_reaches_it(scripted):
+    bars = frame(flat(10, "buy"), flat(10), (10, 10, 9.5, 10), (10, 10, 8.8, 9.5), flat(9.2), flat(9.2))
+    result = run(bars, config(risk={"stop_loss": 0.1}), slippage="0.01", commission="1")  # filled 10.10: stop 9.09
 
     buy, sell = result.trades
-    assert sell.reason == "stop-loss: low 9.0000 reached the stop at 9.0000"
-    assert (sell.quantity, sell.price, sell.bar_time, sell.timestamp) == (50, D("9.2000"), bars.index[3], bars.index[4])
-    assert sell.profit_loss == D("-40.0000")
+    assert sell.reason == "stop-loss: 8.8000 reached the stop at 9.0900"
+    # 9.09 × 0.99, on the bar that reached it: the live exit watcher sells on the trade through the stop.
+    assert (sell.quantity, sell.price, sell.bar_time, sell.timestamp) == (50, D("8.9991"), bars.index[3], bars.index[3])
+    assert sell.profit_loss == D("-57.0450")  # 50 × (8.9991 - 10.10) - 1 - 1
     assert result.open_positions == []
 
 
-def test_the_take_profit_sells_at_the_open_after_the_bar_whose_high_reached_it(scripted):
-    bars = frame(flat(10, "buy"), flat(10), (10, 10.4, 10, 10), (10, 10.5, 10, 10), flat(10.6))
+def test_a_bar_opening_beyond_the_stop_sells_at_its_open(scripted):
+    bars = frame(flat(10, "buy"), flat(10), (8.5, 9.5, 8.2, 9), flat(9))
+    result = run(bars, config(risk={"stop_loss": 0.1}))
+    assert (result.trades[1].price, result.trades[1].bar_time) == (D("8.5000"), bars.index[2])
+
+
+def test_the_bar_of_the_entrys_fill_is_watched_too(scripted):
+    bars = frame(flat(10, "buy"), (10, 10.2, 8.9, 9.5), flat(9.5))
+    result = run(bars, config(risk={"stop_loss": 0.1}))
+    assert [(t.side, t.price, t.bar_time) for t in result.trades] == [
+        ("buy", D(10), bars.index[0]),
+        ("sell", D(9), bars.index[1]),
+    ]
+
+
+def test_the_take_profit_sells_at_the_target_inside_the_bar_whose_high_reaches_it(scripted):
+    bars = frame(flat(10, "buy"), flat(10), (10, 10.4, 10, 10), (10, 10.8, 10, 10.6), flat(10.6))
     result = run(bars, config(risk={"take_profit": 0.05}))  # target 10.5000
 
     sell = result.trades[1]
-    assert sell.reason.startswith("take-profit: high 10.5000 reached the target at 10.5000")
-    assert (sell.price, sell.profit_loss) == (D("10.6000"), D("30.0000"))
+    assert sell.reason.startswith("take-profit: 10.8000 reached the target at 10.5000")
+    assert (sell.price, sell.bar_time, sell.profit_loss) == (D("10.5000"), bars.index[3], D("25.0000"))
+
+
+def test_a_bar_reaching_both_the_stop_and_the_target_takes_the_stop(scripted):
+    bars = frame(flat(10, "buy"), flat(10), (10, 11, 8.5, 10), flat(10))
+    result = run(bars, config(risk={"stop_loss": 0.1, "take_profit": 0.05}))
+    assert (result.trades[1].price, result.trades[1].reason[:9]) == (D(9), "stop-loss")
+
+
+def test_a_position_stopped_out_inside_a_bar_may_be_entered_again_on_its_close(scripted):
+    bars = frame(flat(10, "buy"), flat(10), (10, 10, 8.8, 9.5, "buy"), flat(9.5), flat(9.5))
+    result = run(bars, config(risk={"stop_loss": 0.1}))
+    assert [(t.side, t.bar_time) for t in result.trades] == [
+        ("buy", bars.index[0]),
+        ("sell", bars.index[2]),
+        ("buy", bars.index[2]),
+    ]
 
 
 def test_an_exit_signal_sells(scripted):
@@ -167,11 +199,23 @@ def test_only_bars_closing_inside_the_window_are_decided_on(scripted, signal_at,
     assert bool(result.trades) is trades
 
 
-def test_stops_are_not_acted_on_outside_the_window(scripted):
-    # Window 09:30-09:33: buy on the bar closing 09:30, fill at 09:30; the stop is crossed on the bar closing 09:34.
+def test_stops_are_watched_outside_the_window_while_the_market_is_open(scripted):
+    # Window 09:30-09:33: buy on the bar closing 09:30, fill at 09:30; the stop is crossed on the bar opening 09:33.
     rows = [flat(10), flat(10, "buy"), flat(10), flat(10), flat(10), (10, 10, 8, 10), flat(10)]
     window = {"start_hour": 9, "start_minute": 30, "end_hour": 9, "end_minute": 33}
-    result = run(frame(*rows, start="2024-01-02 14:28"), config(**window, risk={"stop_loss": 0.1}))
+    bars = frame(*rows, start="2024-01-02 14:28")
+    result = run(bars, config(**window, risk={"stop_loss": 0.1}))
+    assert [(t.side, t.price, t.bar_time) for t in result.trades] == [
+        ("buy", D(10), bars.index[1]),
+        ("sell", D(9), bars.index[5]),
+    ]
+
+
+def test_stops_are_not_acted_on_outside_the_window_while_the_market_is_closed(scripted):
+    # 16:00 onwards in New York: the session is over and the window (00:00-16:01) leaves it to the watcher.
+    rows = [flat(10, "buy"), flat(10), (10, 10, 8, 10), flat(10)]
+    window = {"start_hour": 0, "start_minute": 0, "end_hour": 16, "end_minute": 1}
+    result = run(frame(*rows, start="2024-01-02 20:59"), config(**window, risk={"stop_loss": 0.1}))
     assert [t.side for t in result.trades] == ["buy"]
     assert len(result.open_positions) == 1
 
@@ -247,15 +291,16 @@ def test_decide_gets_the_account_and_holding_the_live_tick_would_pass(scripted, 
 
     monkeypatch.setattr(backtest, "decide", recording)
     bars = frame(flat(10, "buy"), flat(10), (11, 11.5, 10.5, 11, "sell"), flat(11))
-    run(bars, config(risk={"stop_loss": 0.1, "take_profit": 0.05}), slippage="0.01", commission="1")
+    run(bars, config(risk={"stop_loss": 0.1, "take_profit": 0.2}), slippage="0.01", commission="1")
 
     entry, exit_ = calls
     assert entry["account"] == Account(capital=D(1000))
     assert (entry["bar"].close, entry["holding"], entry["may_enter"]) == (D(10), None, True)
     # Filled at 10 × 1.01 = 10.10: cost 50 × 10.10 + 1; stop and target from the fill price.
-    assert exit_["holding"] == Holding("AAA", 50, D("10.1000"), D("9.0900"), D("10.6050"))
+    assert exit_["holding"] == Holding("AAA", 50, D("10.1000"), D("9.0900"), D("12.1200"))
+    # Bought today: its change today is from its cost, 50 × 11 - 506.
     assert exit_["account"] == Account(
-        capital=D(1000), open_cost=D("506.0000"), open_positions=1, unrealized_pnl=D("44.0000"), entries_today=1
+        capital=D(1000), open_cost=D("506.0000"), open_positions=1, open_change_today=D("44.0000"), entries_today=1
     )
     assert (exit_["bar"].low, exit_["bar"].high, exit_["bar"].close) == (D("10.5"), D("11.5"), D(11))
     assert exit_["bar"].time == bars.index[2]
@@ -318,6 +363,32 @@ def test_an_unrealized_loss_halts_entries_for_the_day_even_after_it_recovers(scr
     ]
 
 
+def test_a_loss_made_before_today_does_not_count_against_todays_limit(scripted):
+    # AAA, bought on day 1 at 10, closes day 1 at 9 (-50, past the 20 limit, so day 1 halts). Day 2 opens
+    # at 9 and holds there: today's change is 0, so BBB's entry on day 2 is taken.
+    aaa = frame(flat(10, "buy"), flat(10), flat(9), flat(9))
+    aaa_next_day = frame(flat(9), flat(9), flat(9), flat(9), start=DAY_2)
+    bbb = frame(flat(20), flat(20), flat(20), flat(20))
+    bbb_next_day = frame(flat(20), flat(20, "buy"), flat(20), flat(20), start=DAY_2)
+    cfg = config(symbols=["AAA", "BBB"], risk={"max_daily_loss": 0.02, "max_position_size": 0.4})
+    result = run({"AAA": pd.concat([aaa, aaa_next_day]), "BBB": pd.concat([bbb, bbb_next_day])}, cfg)
+    assert [(t.symbol, t.side, t.bar_time) for t in result.trades] == [
+        ("AAA", "buy", aaa.index[0]),
+        ("BBB", "buy", bbb_next_day.index[1]),
+    ]
+
+
+def test_an_overnight_position_counts_from_todays_open(scripted):
+    # Day 2 opens at 9.8 and AAA falls to 9.3: 40 × -0.5 = -20 today, the limit, though it was -28 overall.
+    aaa = frame(flat(10, "buy"), flat(10), flat(9.5), flat(9.5))
+    aaa_next_day = frame(flat(9.8), flat(9.3), flat(9.3), flat(9.3), start=DAY_2)
+    bbb = frame(flat(20), flat(20), flat(20), flat(20))
+    bbb_next_day = frame(flat(20), flat(20), flat(20, "buy"), flat(20), start=DAY_2)
+    cfg = config(symbols=["AAA", "BBB"], risk={"max_daily_loss": 0.02, "max_position_size": 0.4})
+    result = run({"AAA": pd.concat([aaa, aaa_next_day]), "BBB": pd.concat([bbb, bbb_next_day])}, cfg)
+    assert [(t.symbol, t.side) for t in result.trades] == [("AAA", "buy")]
+
+
 def test_without_the_dip_the_same_entry_is_taken(scripted):
     aaa = frame(flat(10, "buy"), flat(10), flat(9.7), flat(10), flat(10), flat(10))
     bbb = frame(flat(20), flat(20), flat(20), flat(20), flat(20, "buy"), flat(20))
@@ -338,12 +409,18 @@ def test_the_daily_target_halts_entries_for_the_day(scripted):
 def _every_bar(monkeypatch):
     """Make the loop visit every bar (decide() on each bar in the window, the daily limits on each bar time)."""
 
-    def next_decided(book, start):
-        decided = np.flatnonzero(book.market.decided_low[start:] < np.inf)  # in the window
-        return start + int(decided[0]) if decided.size else book.market.size
+    def first(mask, start):
+        found = np.flatnonzero(mask[start:])
+        return start + int(found[0]) if found.size else mask.size
 
-    monkeypatch.setattr(backtest._Run, "_next_entry_candidate", lambda self, book, start: next_decided(book, start))
-    monkeypatch.setattr(backtest._Run, "_next_exit_candidate", lambda self, book: next_decided(book, book.resume))
+    def next_entry(book, start):
+        return first(book.market.window, start)
+
+    def next_exit(book):  # stops and targets are watched in the session too
+        return first(book.market.window | book.market.session, book.resume)
+
+    monkeypatch.setattr(backtest._Run, "_next_entry_candidate", lambda self, book, start: next_entry(book, start))
+    monkeypatch.setattr(backtest._Run, "_next_exit_candidate", lambda self, book: next_exit(book))
     monkeypatch.setattr(backtest._Run, "_daily_limit_candidate", lambda self, start, stop: min(start, stop))
 
 

@@ -128,8 +128,8 @@ def test_a_holding_without_protective_prices_never_triggers():
         ("-1500", "600", False),  # -900 net
     ],
 )
-def test_max_daily_loss_counts_realized_plus_unrealized(realized, unrealized, halted):
-    account = Account(CAPITAL, today_realized_pnl=D(realized), unrealized_pnl=D(unrealized))
+def test_max_daily_loss_counts_realized_today_plus_the_open_positions_change_today(realized, unrealized, halted):
+    account = Account(CAPITAL, today_realized_pnl=D(realized), open_change_today=D(unrealized))
     reason = daily_halt(RiskRules(max_daily_loss=D("0.1")), account)
     assert (reason is not None) == halted
     if halted:
@@ -170,7 +170,7 @@ def test_max_daily_trades_refuses_an_entry_once_reached():
 
 def test_with_every_rule_null_nothing_refuses_or_halts():
     account = Account(
-        CAPITAL, today_realized_pnl=D(-9000), unrealized_pnl=D(-900), open_positions=500, entries_today=500
+        CAPITAL, today_realized_pnl=D(-9000), open_change_today=D(-900), open_positions=500, entries_today=500
     )
     assert daily_halt(RiskRules(), account) is None
     assert entry_refusal(RiskRules(), account) is None

@@ -55,7 +55,7 @@ def test_a_paused_bot_makes_no_entries():
 
 
 def test_an_entry_refused_by_the_daily_loss_limit_is_no_order_with_the_reason():
-    account = Account(D(10000), today_realized_pnl=D(-800), unrealized_pnl=D(-200))
+    account = Account(D(10000), today_realized_pnl=D(-800), open_change_today=D(-200))
     decision = run(signal(entry=True), account=account)
     assert decision.action == "skip"
     assert "max daily loss" in decision.reason
