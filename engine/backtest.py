@@ -42,8 +42,9 @@ Rules:
 Speed: the bar loop visits only bars where something can happen. Flat, a symbol's next event is
 its next entry-signal bar in the window; holding, the first bar in the session or window whose
 low may reach the stop, high the target, or with an exit signal in the window; with daily limits
-set and positions held, the first bar whose marked P&L may reach a limit. The float screens are a superset of the Decimal rules (a price-step
-margin), and decide() / daily_halt() have the last word on every visited bar.
+set and positions held, the first bar whose marked P&L may reach a limit. The float screens are a
+superset of the Decimal rules (a price-step margin), and decide() / daily_halt() have the last word
+on every visited bar.
 """
 
 from bisect import bisect_left, bisect_right
