@@ -76,7 +76,9 @@ class BotForm(ServiceModelForm):
     symbols = SymbolsField(help_text="Tickers separated by commas or spaces, e.g. AAPL, MSFT")
     indicators = PrettyJSONField(help_text='e.g. {"RSI": {"period": 14, "oversold": 30, "overbought": 70}}')
     risk_management = PrettyJSONField(
-        required=False, help_text='Fractions, e.g. {"stop_loss": 0.02, "take_profit": 0.05}; null disables a rule'
+        required=False,
+        help_text='Fractions, e.g. {"stop_loss": 0.02, "take_profit": 0.05}; null disables a rule. '
+        '"stop_at_broker": true also rests the stop at Alpaca (Alpaca accounts, with a stop_loss).',
     )
     timeframe = forms.ChoiceField(choices=[(timeframe, timeframe) for timeframe in TIMEFRAMES], initial="1Min")
     broker_account = forms.ModelChoiceField(

@@ -5,12 +5,14 @@ import logging
 from datetime import datetime
 
 from django.conf import settings
+from django.db.models import Q
 from django.utils import timezone
 
 from bots import services
+from bots.broker_stops import stops_settle
 from bots.connections import broker_for, market_for
 from bots.holds import holds_release_for_new_session
-from bots.models import Bot, TickLog
+from bots.models import Bot, BrokerAccount, BrokerStop, TickLog
 from bots.orders import orders_settle
 from brokers.base import BrokerError
 from engine.market_time import trading_day_start
@@ -67,6 +69,24 @@ def pending_orders_settle(*, now: datetime | None = None, account_ids: list[int]
         except (BrokerError, BrokerAccountUnusable) as exc:
             logger.warning("could not settle the pending orders of bot %s: %s", bot.pk, exc)
     return settled
+
+
+def broker_stops_settle(*, account_ids: list[int] | None = None) -> int:
+    """The repair path of stops resting at the broker, per Alpaca account (of these accounts) with open
+    positions or stops: fills found there close their positions, ended stops are recorded, missing
+    ones placed."""
+    changed = 0
+    resting = Q(bots__positions__broker_stops__status__in=BrokerStop.ACTIVE)
+    wanted = Q(bots__risk_management__stop_at_broker=True, bots__positions__is_open=True)
+    accounts = BrokerAccount.objects.filter(resting | wanted, kind=BrokerAccount.Kind.ALPACA).distinct()
+    if account_ids is not None:
+        accounts = accounts.filter(pk__in=account_ids)
+    for account in accounts:
+        try:
+            changed += stops_settle(account=account, broker=broker_for(account, market_for(account)))
+        except (BrokerError, BrokerAccountUnusable) as exc:
+            logger.warning("could not settle the resting stops of broker account %s: %s", account.pk, exc)
+    return changed
 
 
 def bots_daily_reset() -> list[Bot]:

@@ -294,3 +294,47 @@ class TickLog(models.Model):
 
     def __str__(self) -> str:
         return f"{self.bot_id} {self.started_at:%Y-%m-%d %H:%M:%S} {self.outcome}"
+
+
+class BrokerStop(models.Model):
+    """A stop (market) sell order resting at the broker for an open position, so the position's stop
+    holds while every Tradebot process is down (a bot's `risk_management.stop_at_broker`). One at a
+    time per position: a bigger position replaces it (cancel, then a new one under the next number),
+    an exit cancels it before its sell goes out. Changed under its bot's row lock only (bots.broker_stops)."""
+
+    class Status(models.TextChoices):
+        SENDING = "sending", "sending (written ahead, not yet confirmed by the broker)"
+        WORKING = "working", "resting at the broker"
+        CANCELLED = "cancelled"
+        FILLED = "filled", "filled at the broker"
+        REFUSED = "refused", "refused by the broker"
+
+    ACTIVE = (Status.SENDING, Status.WORKING)
+
+    position = models.ForeignKey("positions.Position", on_delete=models.CASCADE, related_name="broker_stops")
+    number = models.PositiveSmallIntegerField(help_text="1 for the first stop of the position, +1 per replacement")
+    client_order_id = models.CharField(max_length=64, unique=True)
+    order_id = models.CharField(max_length=64, blank=True)
+    quantity = models.PositiveIntegerField()
+    stop_price = models.DecimalField(max_digits=16, decimal_places=6)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.SENDING)
+    message = models.CharField(max_length=500, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["position", "number"], name="broker_stop_number_per_position"),
+            models.UniqueConstraint(
+                fields=["position"], condition=Q(status__in=["sending", "working"]), name="broker_stop_one_active"
+            ),
+            models.CheckConstraint(condition=Q(quantity__gt=0, stop_price__gt=0), name="broker_stop_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.client_order_id}: sell {self.quantity} at stop {self.stop_price} ({self.status})"
+
+    @staticmethod
+    def client_order_id_for(position_id: int, number: int) -> str:
+        return f"tb-stop-{position_id}-{number}"

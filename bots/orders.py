@@ -9,9 +9,10 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from bots.broker_stops import stop_clear_for_exit, stop_update_apply, stops_follow_trade
 from bots.connections import broker_for, market_for
 from bots.holds import hold_after_refusal
-from bots.models import Bot
+from bots.models import Bot, BrokerAccount, BrokerStop
 from brokers.base import Broker, OrderRejected, OrderRequest, OrderResult
 from positions.models import Position
 from tradebot.errors import Conflict
@@ -44,7 +45,11 @@ def order_send(
     Conflict when the order does not fit the bot's book: another order for the symbol still pending, a
     buy while holding, a sell of more shares than the open position holds (a manual close racing a
     tick's stop-loss, or a tick that outlived its lease). The bot's row lock makes this check and the
-    write-ahead record one step for every writer of the bot's orders."""
+    write-ahead record one step for every writer of the bot's orders.
+
+    A sell first cancels the position's stop resting at the broker (bots.broker_stops), under the same
+    lock: the broker holds the shares against it. When that stop had already filled, its trade is
+    returned instead and no sell is sent (or only for the shares it left)."""
     try:
         with transaction.atomic():
             Bot.objects.select_for_update().filter(pk=bot.pk).values_list("pk", flat=True).first()
@@ -52,6 +57,12 @@ def order_send(
                 return None
             if refusal := _order_refusal(bot=bot, symbol=symbol, side=side, quantity=quantity):
                 raise Conflict(refusal)
+            if side == Trade.Type.SELL and (stop_trade := stop_clear_for_exit(bot=bot, broker=broker, symbol=symbol)):
+                # The broker's stop filled before it could be cancelled: that is this exit, in whole or part.
+                left = Position.objects.filter(bot=bot, symbol=symbol, is_open=True).values_list("quantity", flat=True)
+                if not left:
+                    return stop_trade
+                quantity = min(quantity, left[0])
             trade = trade_record_pending(
                 bot=bot,
                 symbol=symbol,
@@ -65,7 +76,7 @@ def order_send(
             )
     except IntegrityError:
         return None
-    return _record(bot, trade, _submit(broker, trade))
+    return _record(bot, broker, trade, _submit(broker, trade))
 
 
 def _order_refusal(*, bot: Bot, symbol: str, side: str, quantity: int) -> str | None:
@@ -95,7 +106,7 @@ def orders_repair(*, bot: Bot, broker: Broker, now: datetime) -> list[Trade]:
         elif result is None:
             logger.warning("order %s never reached the broker: sending it now", trade.client_order_id)
             result = _submit(broker, trade)
-        repaired.append(_record(bot, trade, result))
+        repaired.append(_record(bot, broker, trade, result))
     return repaired
 
 
@@ -111,27 +122,47 @@ def orders_settle(*, bot: Bot, broker: Broker, now: datetime) -> list[Trade]:
         if result is None and not ticking and now - trade.timestamp > UNSENT_ORDER_MAX_AGE:
             result = _too_old_to_send(trade, now)
         if result is not None:
-            settled.append(_record(bot, trade, result))
+            settled.append(_record(bot, broker, trade, result))
     return settled
 
 
 def order_update_apply(*, account_ids: list[int], result: OrderResult) -> Trade | None:
     """The broker's word on an order as its stream delivers it, recorded like the repair records it
-    (applying it twice, or after the order's HTTP answer, changes nothing). None for an order the books
-    do not have pending on these accounts: settled already, or not Tradebot's."""
+    (applying it twice, or after the order's HTTP answer, changes nothing): to the pending trade with
+    its client order id, or to the stop resting at the broker under it (a fill of the stop closes its
+    position: its trade is returned). None for an order the books do not have pending on these
+    accounts: settled already, or not Tradebot's."""
+    stop = (
+        BrokerStop.objects.filter(
+            client_order_id=result.client_order_id,
+            position__bot__broker_account_id__in=account_ids,
+            status__in=BrokerStop.ACTIVE,
+        )
+        .select_related("position__bot__broker_account")
+        .first()
+    )
+    if stop is not None:
+        stop_update_apply(stop=stop, result=result, broker=_broker(stop.position.bot.broker_account))
+        return Trade.objects.filter(client_order_id=stop.client_order_id).first()
     trade = (
         Trade.objects.pending()
         .filter(client_order_id=result.client_order_id, bot__broker_account_id__in=account_ids)
-        .select_related("bot")
+        .select_related("bot__broker_account")
         .first()
     )
-    return None if trade is None else _record(trade.bot, trade, result)
+    return None if trade is None else _record(trade.bot, _broker(trade.bot.broker_account), trade, result)
 
 
-def _record(bot: Bot, trade: Trade, result: OrderResult) -> Trade:
-    """The broker's word on the order, in the books; a refusal holds that side of the symbol."""
+def _broker(account: BrokerAccount) -> Broker:
+    return broker_for(account, market_for(account))
+
+
+def _record(bot: Bot, broker: Broker, trade: Trade, result: OrderResult) -> Trade:
+    """The broker's word on the order, in the books; a refusal holds that side of the symbol; the
+    position's stop resting at the broker follows what filled."""
     trade = trade_apply_result(trade=trade, result=result)
     hold_after_refusal(bot=bot, trade=trade)
+    stops_follow_trade(trade=trade, broker=broker)
     return trade
 
 

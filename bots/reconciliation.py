@@ -18,9 +18,10 @@ from django.db import transaction
 from django.db.models import Sum
 from django.utils import timezone
 
+from bots.broker_stops import stop_keep, stops_settle
 from bots.connections import broker_for, market_for
 from bots.holds import hold_entries_for_mismatch, hold_release
-from bots.models import BookMismatch, Bot, BrokerAccount
+from bots.models import BookMismatch, Bot, BrokerAccount, BrokerStop
 from brokers.base import BrokerError, OrderRequest
 from positions.models import Position
 from tradebot.errors import BrokerAccountUnusable, Conflict
@@ -48,8 +49,16 @@ def account_reconcile(*, account: BrokerAccount, now: datetime | None = None) ->
     """Compare one account's books with the broker's; the mismatches open after this round."""
     now = now or timezone.now()
     broker = broker_for(account, market_for(account))
-    theirs = {position.symbol: position.quantity for position in broker.positions()}
     working = broker.open_orders()
+    # A resting stop that filled while no process was up is a sale the books record first (with its
+    # fill), not a difference.
+    stops_settle(account=account, broker=broker, working=working)
+    theirs = {position.symbol: position.quantity for position in broker.positions()}
+    resting = set(
+        BrokerStop.objects.filter(position__bot__broker_account=account, status__in=BrokerStop.ACTIVE).values_list(
+            "client_order_id", flat=True
+        )
+    )
     ours = dict(
         Position.objects.filter(bot__broker_account=account, is_open=True)
         .values_list("symbol")
@@ -67,7 +76,8 @@ def account_reconcile(*, account: BrokerAccount, now: datetime | None = None) ->
             detail = f"the bots hold {held} {symbol}, the broker {at_broker}"
             differences[(symbol, BookMismatch.Kind.POSITION)] = (held, at_broker, detail)
     for order in working:
-        if order.client_order_id.startswith(ORDER_PREFIX) and order.client_order_id not in pending:
+        known = order.client_order_id in pending or order.client_order_id in resting
+        if order.client_order_id.startswith(ORDER_PREFIX) and not known:
             detail = (
                 f"the broker works on order {order.client_order_id} ({order.side} {order.quantity}), the books do not"
             )
@@ -137,6 +147,8 @@ def mismatch_adopt(*, mismatch: BookMismatch) -> BookMismatch:
             position.is_open, position.closed_at, position.exit_price = False, timezone.now(), position.current_price
             position.unrealized_pnl = 0
         position.save()
+    # Its stop resting at the broker follows: replaced for the new quantity, cancelled with the position.
+    stop_keep(position=position, broker=broker_for(mismatch.account, market_for(mismatch.account)))
     return mismatch_resolve(mismatch=mismatch, resolution=f"adopted the broker's quantity ({mismatch.theirs})")
 
 

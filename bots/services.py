@@ -53,10 +53,23 @@ def _check_name(owner, name: str, exclude_id: int | None = None) -> None:
         raise Invalid([{"field": "name", "message": f"you already have a bot named {name!r}"}])
 
 
+def _check_stop_at_broker(config: BotConfig, account: BrokerAccount) -> None:
+    if config.risk_management.stop_at_broker and account.kind != BrokerAccount.Kind.ALPACA:
+        raise Invalid(
+            [
+                {
+                    "field": "risk_management.stop_at_broker",
+                    "message": "needs an Alpaca broker account: the simulated broker keeps no orders resting",
+                }
+            ]
+        )
+
+
 @transaction.atomic
 def bot_create(*, owner, config: BotConfig, broker_account: BrokerAccount | None = None) -> Bot:
     _check_name(owner, config.name)
     bot = Bot(owner=owner, broker_account=_check_account(owner, broker_account))
+    _check_stop_at_broker(config, bot.broker_account)
     bot.apply_config(config)
     bot.save()
     return bot
@@ -72,6 +85,7 @@ def bot_update(*, bot: Bot, config: BotConfig, broker_account: BrokerAccount | N
             # The next tick would ask the new account for the order, not find it, and place it again there.
             raise Conflict("the bot has orders still pending at its broker: wait for them to settle before moving it")
         bot.broker_account = _check_account(bot.owner, broker_account)
+    _check_stop_at_broker(config, bot.broker_account)
     bot.apply_config(config)
     bot.save()
     if bot.periodic_task_id:

@@ -19,6 +19,7 @@ def mark_to_market() -> None:
 @shared_task(name="bots.settle_pending_orders", ignore_result=True)
 def settle_pending_orders() -> None:
     maintenance.pending_orders_settle()
+    maintenance.broker_stops_settle()
 
 
 @shared_task(name="bots.daily_reset", ignore_result=True)

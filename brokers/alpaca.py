@@ -15,7 +15,7 @@ from alpaca.common.exceptions import APIError
 from alpaca.trading.client import TradingClient
 from alpaca.trading.enums import OrderSide, QueryOrderStatus, TimeInForce
 from alpaca.trading.models import Order
-from alpaca.trading.requests import GetOrdersRequest, MarketOrderRequest
+from alpaca.trading.requests import GetOrdersRequest, MarketOrderRequest, StopOrderRequest
 from django.conf import settings
 
 from brokers.alpaca_http import (
@@ -29,7 +29,15 @@ from brokers.alpaca_http import (
     key_fingerprint,
     with_retries,
 )
-from brokers.base import AccountInfo, BrokerError, BrokerPosition, OrderRejected, OrderRequest, OrderResult
+from brokers.base import (
+    AccountInfo,
+    BrokerError,
+    BrokerPosition,
+    OrderRejected,
+    OrderRequest,
+    OrderResult,
+    StopRequest,
+)
 
 T = TypeVar("T")
 
@@ -127,6 +135,26 @@ class AlpacaBroker:
             time_in_force=TimeInForce.DAY,
             client_order_id=order.client_order_id,
         )
+        return self._place(request, order.side)
+
+    def submit_stop(self, order: StopRequest) -> OrderResult:
+        """GTC, regular hours only: Alpaca triggers stop orders in the regular session alone (extended
+        hours take limit orders only), and a day order would lapse at the close, leaving the night and
+        the next open unprotected -- exactly when no process may be up. Alpaca expires a GTC order
+        after 90 days; the repair path (bots.broker_stops) places a new one then."""
+        if order.quantity <= 0:
+            raise OrderRejected(f"Quantity must be a positive number of shares, not {order.quantity}")
+        request = StopOrderRequest(
+            symbol=order.symbol,
+            qty=order.quantity,
+            side=OrderSide.SELL,
+            time_in_force=TimeInForce.GTC,
+            stop_price=float(order.stop_price),
+            client_order_id=order.client_order_id,
+        )
+        return self._place(request, "sell")
+
+    def _place(self, request: MarketOrderRequest | StopOrderRequest, side: str) -> OrderResult:
         with alpaca_errors("order submission", rejectable=True):
             try:
                 placed = self._call("order submission", lambda: self._client.submit_order(request))
@@ -134,10 +162,10 @@ class AlpacaBroker:
                 if not is_duplicate_client_order_id(error):
                     raise
                 # Alpaca already holds this order (a retry after a lost response, or a second tick).
-                placed = self._existing_order(order.client_order_id)
-        if (placed.symbol, placed.side.value) != (order.symbol, order.side):
+                placed = self._existing_order(request.client_order_id)
+        if (placed.symbol, placed.side.value) != (request.symbol, side):
             raise OrderRejected(
-                f"Client order id {order.client_order_id} is already used by a {placed.side.value} "
+                f"Client order id {request.client_order_id} is already used by a {placed.side.value} "
                 f"order for {placed.symbol}"
             )
         return order_result(placed)

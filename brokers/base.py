@@ -19,6 +19,16 @@ class OrderRequest:
 
 
 @dataclass(frozen=True)
+class StopRequest:
+    """A stop (market) sell resting at the broker until the price trades at or below `stop_price`."""
+
+    symbol: str
+    quantity: int
+    stop_price: Decimal
+    client_order_id: str
+
+
+@dataclass(frozen=True)
 class OrderResult:
     order_id: str
     client_order_id: str
@@ -78,6 +88,10 @@ class Broker(Protocol):
         """Place a market order. Idempotent by client_order_id: a second call with the same id
         returns the order placed by the first instead of placing another."""
 
+    def submit_stop(self, order: StopRequest) -> OrderResult:
+        """Rest a stop sell at the broker, idempotent by client_order_id like submit_order.
+        OrderRejected where the broker keeps no resting orders."""
+
     def get_order(self, client_order_id: str) -> OrderResult | None:
         """The order with this client order id, or None if the broker never received it."""
 
@@ -86,4 +100,5 @@ class Broker(Protocol):
     def open_orders(self) -> list[OrderResult]:
         """Orders the broker still works on (not filled, cancelled or rejected yet), at most a few hundred."""
 
-    def cancel_order(self, order_id: str) -> None: ...
+    def cancel_order(self, order_id: str) -> None:
+        """Ask the broker to cancel; it may still be cancelling (or filling) when this returns."""

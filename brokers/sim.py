@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Protocol
 
-from brokers.base import AccountInfo, BrokerPosition, OrderRequest, OrderResult
+from brokers.base import AccountInfo, BrokerPosition, OrderRejected, OrderRequest, OrderResult, StopRequest
 from engine.risk import to_price
 
 ORDER_NAMESPACE = uuid.UUID("6f0c1d1e-8a3b-4d52-9d0e-2f8e6c1b7a10")
@@ -68,6 +68,9 @@ class SimBroker:
             filled_at=at,
             commission=self.commission,
         )
+
+    def submit_stop(self, order: StopRequest) -> OrderResult:
+        raise OrderRejected("the simulated broker keeps no orders resting: its stops are watched by Tradebot")
 
     def get_order(self, client_order_id: str) -> OrderResult | None:
         return self.ledger.order(client_order_id)

@@ -16,6 +16,7 @@ from pydantic import (
     Field,
     PositiveInt,
     ValidationError,
+    ValidationInfo,
     create_model,
     field_validator,
     model_validator,
@@ -71,9 +72,20 @@ class RiskConfig(BaseModel):
     max_positions: PositiveInt | None = None
     max_daily_trades: PositiveInt | None = None
     daily_target: Multiple | None = None
+    # The stop also rests at the broker as a stop order (Alpaca accounts only, checked where the
+    # account is known: bots.services), so it holds while every Tradebot process is down.
+    stop_at_broker: bool = False
+
+    @field_validator("stop_at_broker")
+    @classmethod
+    def _stop_to_rest(cls, value: bool, info: ValidationInfo) -> bool:
+        # An invalid stop_loss is missing from info.data and already has its own error.
+        if value and "stop_loss" in info.data and info.data["stop_loss"] is None:
+            raise ValueError("needs a stop_loss: there is no stop to rest at the broker")
+        return value
 
     def rules(self) -> RiskRules:
-        return RiskRules(**self.model_dump())
+        return RiskRules(**self.model_dump(exclude={"stop_at_broker"}))
 
 
 def _one_vote(self):

@@ -229,6 +229,17 @@ class AlpacaStub:
         with self._lock:
             self._order_by_client_id(client_order_id).update(wire_fields)
 
+    def fill_stop(self, client_order_id: str, /, price: Decimal | str | None = None, *, qty: int | None = None) -> dict:
+        """The price traded through a resting stop: Alpaca fills it (`qty` shares of it, all that is
+        left by default) at `price` (its stop price by default), as a market order would."""
+        with self._lock:
+            order = self._order_by_client_id(client_order_id)
+            if order["type"] != "stop" or order["status"] not in OPEN_STATUSES:
+                raise ValueError(f"{client_order_id} is no resting stop ({order['type']}, {order['status']})")
+            fill_price = Decimal(str(price if price is not None else order["stop_price"]))
+            self._fill(order, fill_price, None if qty is None else Decimal(qty))
+            return dict(order)
+
     @property
     def orders(self) -> list[dict]:
         with self._lock:
@@ -336,17 +347,31 @@ class AlpacaStub:
         price = self._prices[symbol]
         if order["side"] == "buy" and qty * price > self._buying_power:
             raise ApiError(403, 40310000, "insufficient buying power")
-        held = self._positions.get(symbol, {}).get("qty", Decimal(0))
-        if order["side"] == "sell" and qty > held:
+        available = self._available(symbol)
+        if order["side"] == "sell" and qty > available:
+            # As Alpaca: shares an open sell (a resting stop) holds are not available to another sell.
             raise ApiError(
                 403,
                 40310000,
-                f"insufficient qty available for order (requested: {wire_number(qty)}, available: {wire_number(held)})",
+                f"insufficient qty available for order (requested: {wire_number(qty)}, "
+                f"available: {wire_number(available)})",
             )
         self._orders[order["id"]] = order
         if order["type"] == "market" and not self.accept_without_fill:
             self._fill(order, price)
         return 200, dict(order)
+
+    def _available(self, symbol: str) -> Decimal:
+        held = self._positions.get(symbol, {}).get("qty", Decimal(0))
+        selling = sum(
+            (
+                Decimal(o["qty"]) - Decimal(o["filled_qty"])
+                for o in self._orders.values()
+                if o["symbol"] == symbol and o["side"] == "sell" and o["status"] in OPEN_STATUSES
+            ),
+            Decimal(0),
+        )
+        return held - selling
 
     def _validated_order(self, body: dict) -> dict:
         symbol, side, order_type = body.get("symbol"), body.get("side"), body.get("type")
@@ -354,8 +379,15 @@ class AlpacaStub:
             raise ApiError(422, 40010001, f'asset "{symbol}" not found')
         if side not in ("buy", "sell"):
             raise ApiError(422, 40010001, "side must be buy or sell")
-        if order_type not in ("market", "limit"):
+        if order_type not in ("market", "limit", "stop"):
             raise ApiError(422, 40010001, f"order type {order_type} is not supported")
+        stop_price = body.get("stop_price")
+        if order_type == "stop" and (not isinstance(stop_price, (int, float)) or stop_price <= 0):
+            raise ApiError(422, 40010001, "stop_price is required for stop orders")
+        if order_type == "stop" and stop_price >= 1 and Decimal(str(stop_price)) != round(Decimal(str(stop_price)), 2):
+            raise ApiError(
+                422, 42210000, "invalid stop_price: sub-penny increment does not fulfill minimum pricing criteria"
+            )
         if body.get("time_in_force") not in ("day", "gtc", "opg", "cls", "ioc", "fok"):
             raise ApiError(422, 40010001, "invalid time_in_force")
         qty = body.get("qty")
@@ -388,8 +420,8 @@ class AlpacaStub:
             "side": side,
             "time_in_force": body["time_in_force"],
             "limit_price": None if body.get("limit_price") is None else wire_number(Decimal(str(body["limit_price"]))),
-            "stop_price": None,
-            "status": "accepted",
+            "stop_price": None if stop_price is None else wire_number(Decimal(str(stop_price))),
+            "status": "new" if order_type == "stop" else "accepted",
             "extended_hours": bool(body.get("extended_hours", False)),
             "legs": None,
             "trail_percent": None,
@@ -397,11 +429,19 @@ class AlpacaStub:
             "hwm": None,
         }
 
-    def _fill(self, order: dict, price: Decimal) -> None:
-        qty, symbol = Decimal(order["qty"]), order["symbol"]
+    def _fill(self, order: dict, price: Decimal, qty: Decimal | None = None) -> None:
+        """Fill `qty` more shares of the order (the rest of it by default) at `price`."""
+        symbol, done = order["symbol"], Decimal(order["filled_qty"])
+        qty = Decimal(order["qty"]) - done if qty is None else qty
+        filled = done + qty
+        average = (done * Decimal(order["filled_avg_price"] or 0) + qty * price) / filled
         now = wire_time(datetime.now(UTC))
         order.update(
-            status="filled", filled_qty=order["qty"], filled_avg_price=wire_number(price), filled_at=now, updated_at=now
+            status="filled" if filled == Decimal(order["qty"]) else "partially_filled",
+            filled_qty=wire_number(filled),
+            filled_avg_price=wire_number(average),
+            filled_at=now,
+            updated_at=now,
         )
         position = self._positions.setdefault(symbol, {"qty": Decimal(0), "avg_entry_price": price})
         if order["side"] == "buy":

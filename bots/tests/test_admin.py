@@ -431,3 +431,18 @@ def test_an_accounts_kind_cannot_change(client, staff):
     assert response.status_code == 302
     account.refresh_from_db()
     assert account.kind == "sim"
+
+
+def test_a_stop_at_the_broker_needs_a_stop_loss_and_an_alpaca_account(client, staff):
+    alpaca = BrokerAccountFactory(owner=staff, kind="alpaca", name="Alpaca paper")
+
+    response = client.post(BOTS_ADD, bot_form_data(alpaca, risk_management='{"stop_at_broker": true}'))
+
+    assert response.context["adminform"].form.errors["risk_management"] == [
+        "risk_management.stop_at_broker: needs a stop_loss: there is no stop to rest at the broker"
+    ]
+    response = client.post(
+        BOTS_ADD, bot_form_data(alpaca, risk_management='{"stop_loss": 0.02, "stop_at_broker": true}')
+    )
+    assert response.status_code == 302
+    assert Bot.objects.get().risk_management["stop_at_broker"] is True

@@ -431,3 +431,16 @@ def test_the_stop_button_of_a_bot_holding_positions_asks_whether_to_close_them(s
     signed_in.post(reverse("bots:stop", args=[bot.pk]), {"positions": "keep"})
     bot.refresh_from_db()
     assert bot.status == "stopped" and bot.positions.get().is_open
+
+
+def test_form_refuses_a_stop_at_the_broker_on_a_simulated_account(signed_in, user):
+    data = bot_form_data(
+        BrokerAccountFactory(owner=user), risk_management='{"stop_loss": 0.02, "stop_at_broker": true}'
+    )
+
+    response = signed_in.post(reverse("bots:new"), data)
+
+    assert response.context["form"].errors["risk_management"] == [
+        "risk_management.stop_at_broker: needs an Alpaca broker account: the simulated broker keeps no orders resting"
+    ]
+    assert not Bot.objects.exists()
