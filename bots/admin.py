@@ -9,9 +9,9 @@ from django.utils.safestring import mark_safe
 
 from bots import selectors, services
 from bots.forms import BotForm, BrokerAccountForm
-from bots.models import Bot, BrokerAccount
+from bots.models import Bot, BrokerAccount, BrokerStop
 from engine.market_time import EXCHANGE_TZ
-from tradebot.admin_mixins import OwnedAdmin
+from tradebot.admin_mixins import OwnedAdmin, ReadOnlyAdmin
 from tradebot.errors import Conflict
 
 RECENT_TICKS = 20
@@ -219,3 +219,18 @@ class BrokerAccountAdmin(OwnedAdmin):
         if not account.keys_readable:
             return format_html("<strong>{}</strong>", "cannot be decrypted: enter the keys again")
         return "saved"
+
+
+@admin.register(BrokerStop)
+class BrokerStopAdmin(ReadOnlyAdmin, admin.ModelAdmin):
+    """The stops resting at Alpaca (bots with risk_management.stop_at_broker), as the services keep them."""
+
+    list_display = ["client_order_id", "position", "status", "quantity", "stop_price", "message", "updated_at"]
+    list_filter = ["status"]
+    list_select_related = ["position"]
+    search_fields = ["client_order_id", "position__symbol", "position__bot_name"]
+
+    def get_queryset(self, request):
+        # Owned through their position: each person sees the stops of their own positions.
+        rows = super().get_queryset(request)
+        return rows if request.user.is_superuser else rows.filter(position__owner=request.user)

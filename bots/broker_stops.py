@@ -42,6 +42,8 @@ def stop_keep(*, position: Position, broker: Broker) -> BrokerStop | None:
     client order id) when the shares or the stop price changed. None when the bot rests no stops or
     the position is on its way out (a sell pending, or it closed)."""
     bot = position.bot
+    if not _wanted(bot, position) and _active(position) is None:
+        return None  # nothing rests nor should: no lock taken for the bots that rest no stops
     with transaction.atomic():
         _lock(bot)
         position = Position.objects.get(pk=position.pk)

@@ -4,7 +4,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from bots.models import Bot, BrokerAccount
+from bots.models import Bot, BrokerAccount, BrokerStop
 from tests import factories
 from tests.factories import BotFactory, BrokerAccountFactory, PositionFactory, TradeFactory, UserFactory
 
@@ -446,3 +446,18 @@ def test_a_stop_at_the_broker_needs_a_stop_loss_and_an_alpaca_account(client, st
     )
     assert response.status_code == 302
     assert Bot.objects.get().risk_management["stop_at_broker"] is True
+
+
+def test_resting_stops_are_listed_to_their_owner_only(client, staff):
+    mine = BrokerStop.objects.create(
+        position=PositionFactory(bot=BotFactory(owner=staff)), number=1, client_order_id="tb-stop-mine-1",
+        quantity=3, stop_price="9.80", status="working",
+    )  # fmt: skip
+    BrokerStop.objects.create(
+        position=PositionFactory(), number=1, client_order_id="tb-stop-theirs-1", quantity=3, stop_price="9.80"
+    )
+
+    html = client.get(reverse("admin:bots_brokerstop_changelist")).content.decode()
+
+    assert mine.client_order_id in html and "tb-stop-theirs-1" not in html
+    assert client.get(reverse("admin:bots_brokerstop_add")).status_code == 403
