@@ -8,6 +8,8 @@ from decimal import Decimal
 import pytest
 
 from bots import services
+from bots.connections import account_feed
+from bots.exit_watch import ExitWatch
 from bots.maintenance import broker_stops_settle, pending_orders_settle
 from bots.models import BrokerStop
 from bots.orders import order_update_apply
@@ -154,6 +156,21 @@ def test_every_other_exit_cancels_the_stop_first_too(market, holding, exit_by):
     assert not Position.objects.get(pk=holding.pk).is_open
 
 
+def test_the_exit_watcher_cancels_the_stop_first_too(market, holding):
+    bot = holding.bot
+    feed = account_feed(bot.broker_account).identity
+    watch = ExitWatch()
+    market.set_price("TEST", "78.30")
+    at = AFTER_FALL + timedelta(seconds=30)
+
+    watch.trade_seen(feed=feed, symbol="TEST", price=Decimal("79"), at=at)
+    [sold] = watch.trade_seen(feed=feed, symbol="TEST", price=Decimal("78.30"), at=at + timedelta(seconds=1))
+
+    assert sold.reason.startswith("stop-loss") and sold.status == "filled"
+    assert _cancel_came_before_the_sell(market)
+    assert not Position.objects.get(pk=holding.pk).is_open
+
+
 def test_a_stop_filled_at_alpaca_while_tradebot_was_down_closes_the_position_from_its_fill(market, holding):
     market.fill_stop(f"tb-stop-{holding.pk}-1", "78.35")
 
@@ -195,14 +212,19 @@ def test_reconciliation_records_a_stop_filled_while_nothing_ran(market, holding)
 def test_a_stop_fill_from_the_stream_is_applied_once_however_often_it_arrives(market, holding):
     from alpaca.trading.models import Order
 
-    filled = market.fill_stop(f"tb-stop-{holding.pk}-1", "78.30")
-    account = holding.bot.broker_account
+    filled = order_result(Order(**market.fill_stop(f"tb-stop-{holding.pk}-1", "78.30")))
+    accounts = [holding.bot.broker_account_id]
 
-    assert order_update_apply(account=account, result=order_result(Order(**filled)))
-    assert order_update_apply(account=account, result=order_result(Order(**filled))) is False
+    sell = order_update_apply(account_ids=accounts, result=filled)
+    assert order_update_apply(account_ids=accounts, result=filled) is None
 
-    [sell] = Trade.objects.filter(bot=holding.bot_id, type="sell")
-    assert (sell.price, sell.profit_loss) == (Decimal("78.30"), Decimal("-20.40"))
+    assert (sell.client_order_id, sell.price, sell.profit_loss) == (
+        f"tb-stop-{holding.pk}-1",
+        Decimal("78.30"),
+        Decimal("-20.40"),
+    )
+    assert Trade.objects.filter(bot=holding.bot_id, type="sell").count() == 1
+    assert not Position.objects.get(pk=holding.pk).is_open
 
 
 def test_a_stop_filled_in_part_leaves_the_rest_protected(market, holding):
