@@ -261,53 +261,67 @@ class Drift:
 
 
 def drift(*, user, performance: Performance, today: date | None = None) -> list[Drift]:
-    """Per bot, its live results beside its latest backtest over the same days with its current
-    configuration, and the fills one has and the other has not (matched on symbol, side and the bar
-    decided on). Two queries whatever the number of bots: the backtests, the live fills."""
+    """Per bot, its live results beside its latest backtest over the same days, and the fills one has
+    and the other has not (matched on symbol, side and the bar decided on). A query for the bots and
+    one for their backtests; with finished backtests, the comparison, cached until the trades change."""
     end = today or exchange_date(timezone.now())
     bots = list(Bot.objects.for_user(user).order_by("name", "id"))
     live = {row.bot_id: row for row in performance.by_bot}
     start = performance.start or min(performance.history.days, default=end)
     backtests = {}
-    runs = Backtest.objects.filter(bot__in=bots, start=start, end=end).defer("prices", "equity_curve", "open_positions")
-    for backtest in runs.order_by("created_at", "id"):
-        backtests[backtest.bot_id] = backtest  # the latest wins
-    fills = defaultdict(list)
-    for fill in (
-        Trade.objects.filter(bot__in=bots, status=Trade.Status.FILLED, bar_time__gte=day_start(start))
-        .order_by("bar_time", "id")
-        .values("bot_id", "symbol", "type", "quantity", "price", "bar_time", "reason")
+    for backtest in (
+        Backtest.objects.filter(bot__in=bots, start=start, end=end).summaries().order_by("created_at", "id")
     ):
-        fills[fill["bot_id"]].append(fill)
-    return [_drift(bot, start, end, live.get(bot.pk), backtests.get(bot.pk), fills[bot.pk]) for bot in bots]
+        backtests[backtest.bot_id] = backtest  # the latest wins
+    done = {bot_id: run for bot_id, run in backtests.items() if run.status == Backtest.Status.DONE}
+    differences = _differences(done, start, end) if done else {}
+    return [
+        Drift(
+            bot=bot,
+            start=start,
+            end=end,
+            live=live.get(bot.pk),
+            backtest=backtests.get(bot.pk),
+            live_only=differences.get(bot.pk, ([], []))[0],
+            backtest_only=differences.get(bot.pk, ([], []))[1],
+        )
+        for bot in bots
+    ]
 
 
-def _drift(bot: Bot, start: date, end: date, live: Breakdown | None, backtest, fills: list[dict]) -> Drift:
-    if backtest is None or backtest.status != Backtest.Status.DONE:
-        return Drift(bot=bot, start=start, end=end, live=live, backtest=backtest)
-    live_keys = {(f["symbol"], f["type"], f["bar_time"]): f for f in fills}
-    tested = {
-        (t["symbol"], t["side"], datetime.fromisoformat(t["bar_time"])): t
-        for t in backtest.trades
-        if datetime.fromisoformat(t["bar_time"]) < day_start(end + timedelta(days=1))
-    }
-    return Drift(
-        bot=bot,
-        start=start,
-        end=end,
-        live=live,
-        backtest=backtest,
-        live_only=[
-            _fill(f["symbol"], f["type"], k[2], f["quantity"], f["price"], f["reason"])
-            for k, f in live_keys.items()
-            if k not in tested
-        ][:MAX_DIFFERENCES],  # fmt: skip
-        backtest_only=[
-            _fill(t["symbol"], t["side"], k[2], t["quantity"], t["price"], t["reason"])
-            for k, t in tested.items()
-            if k not in live_keys
-        ][:MAX_DIFFERENCES],  # fmt: skip
+def _differences(done: dict[int, Backtest], start: date, end: date) -> dict[int, tuple[list, list]]:
+    """Per bot: (live fills the backtest did not make, backtest fills the bot did not make), the first
+    MAX_DIFFERENCES of each. Backtests never change once done: their ids and the trades key the cache."""
+    period = (day_start(start), day_start(end + timedelta(days=1)))
+    fills = Trade.objects.filter(bot__in=list(done), status=Trade.Status.FILLED, bar_time__range=period)
+    name = "analytics-drift-" + "-".join(str(run.pk) for run in done.values())
+    return cached_by_trades(fills, name, lambda trades: _compare(trades, done, period))
+
+
+def _compare(fills: QuerySet[Trade], done: dict[int, Backtest], period: tuple) -> dict[int, tuple[list, list]]:
+    live = defaultdict(dict)
+    for fill in fills.order_by("bar_time", "id").values(
+        "bot_id", "symbol", "type", "quantity", "price", "bar_time", "reason"
+    ):
+        live[fill["bot_id"]][(fill["symbol"], fill["type"], fill["bar_time"])] = fill
+    tested_trades = dict(
+        Backtest.objects.filter(pk__in=[run.pk for run in done.values()]).values_list("bot_id", "trades")
     )
+    out = {}
+    for bot_id, trades in tested_trades.items():
+        tested = {}
+        for trade in trades:
+            bar_time = datetime.fromisoformat(trade["bar_time"])
+            if period[0] <= bar_time < period[1]:
+                tested[(trade["symbol"], trade["side"], bar_time)] = trade
+        ours = live[bot_id]
+        out[bot_id] = (
+            [_fill(f["symbol"], f["type"], key[2], f["quantity"], f["price"], f["reason"])
+             for key, f in ours.items() if key not in tested][:MAX_DIFFERENCES],
+            [_fill(t["symbol"], t["side"], key[2], t["quantity"], t["price"], t["reason"])
+             for key, t in tested.items() if key not in ours][:MAX_DIFFERENCES],
+        )  # fmt: skip
+    return out
 
 
 def _fill(symbol, side, bar_time, quantity, price, reason) -> dict:

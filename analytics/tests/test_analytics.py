@@ -129,10 +129,10 @@ def test_a_request_costs_the_same_queries_whatever_the_trades(client, user, roun
 
     # session, user; bots' capital, open positions; the cached figures' fingerprints (2 counts each) and
     # their first computation (history, hold time; trade_stats' aggregate, daily sums, drawdown); drift:
-    # bots, backtests, live fills.
-    with django_assert_num_queries(16):
+    # bots, backtests (none finished: nothing to compare).
+    with django_assert_num_queries(15):
         client.get(reverse("analytics:overview"))
-    with django_assert_num_queries(11):  # cached
+    with django_assert_num_queries(10):  # cached
         client.get(reverse("analytics:overview"))
 
 
@@ -198,3 +198,28 @@ def test_the_trades_pages_daily_pnl_chart_sums_the_rows_it_is_given(user, histor
 
 def test_the_daily_pnl_chart_of_no_closed_trade_says_so(user):
     assert "No closed trades" in render_to_string("trades/daily_pnl_chart.html", {"trades": Trade.objects.none()})
+
+
+@pytest.mark.parametrize("fills", [1, 15])
+def test_the_comparison_with_a_backtest_costs_the_same_queries_whatever_the_fills(
+    client, user, fills, django_assert_num_queries
+):
+    bot = BotFactory(owner=user)
+    today = exchange_date(timezone.now())
+    for n in range(fills):
+        TradeFactory(bot=bot, bar_time=at(D1, 14) + timedelta(minutes=n), filled_at=at(D1, 15), timestamp=at(D1, 15))
+    closed(bot, "AAPL", "5", at(D1, 16), 1)
+    Backtest.objects.create(
+        owner=user, bot=bot, config={}, symbols=["AAPL"], timeframe="1Min", start=D1, end=today, capital=bot.capital,
+        slippage=0, commission=0, status=Backtest.Status.DONE, stats={"final_equity": str(bot.capital)}, trades=[],
+    )  # fmt: skip
+    client.force_login(user)
+
+    # As without a backtest (15, then 10 cached), plus the comparison's two counts and, the first time,
+    # the live fills and the backtest's.
+    with django_assert_num_queries(19):
+        first = client.get(reverse("analytics:overview"))
+    with django_assert_num_queries(12):
+        client.get(reverse("analytics:overview"))
+    (drift,) = first.context["drifts"]
+    assert len(drift.live_only) == min(fills, selectors.MAX_DIFFERENCES)

@@ -9,6 +9,7 @@ from importlib import import_module
 from types import ModuleType
 
 MODES = {
+    "analytics": "ops.benchmarks.analytics",
     "api": "ops.benchmarks.api",
     "backtest": "ops.benchmarks.backtest",
     "crosscheck": "ops.benchmarks.crosscheck",
