@@ -96,6 +96,9 @@ def test_the_page_shows_the_figures_and_draws_the_charts(client, user, history):
     assert response.status_code == 200
     assert "125.00" in html and "60.0%" in html and "2.11" in html and "3:00:00" in html
     assert [row.key for row in response.context["by_bot"]] == ["A", "B"]
+    # Sorting one table keeps the other's order and the range; the sorted column's link turns it round.
+    assert 'href="?range=ALL&symbol_sort=-pnl&bot_sort=-name#bots"' in html
+    assert 'href="?range=ALL&bot_sort=name&symbol_sort=-trades#symbols"' in html
     chart = response.context["pnl"]["chart"]
     assert [s["label"] for s in chart["series"]] == ["cumulative", "daily"]
     assert [point["value"] for point in chart["series"][0]["data"]] == [60, 40, 100]
