@@ -100,6 +100,16 @@
     });
     var candles = chart.addSeries(LWC.CandlestickSeries, {
       upColor: COLORS.up, downColor: COLORS.down, wickUpColor: COLORS.up, wickDownColor: COLORS.down, borderVisible: false,
+      // A position's entry, stop and target stay in sight, however far the price has moved from them.
+      autoscaleInfoProvider: function (original) {
+        var range = original();
+        if (!range) return range;
+        record.lines.forEach(function (line) {
+          range.priceRange.minValue = Math.min(range.priceRange.minValue, line.price);
+          range.priceRange.maxValue = Math.max(range.priceRange.maxValue, line.price);
+        });
+        return range;
+      },
     });
     record.series.candles = candles;
     record.series.volume = chart.addSeries(LWC.HistogramSeries, { priceScaleId: "volume", priceFormat: { type: "volume" }, lastValueVisible: false, priceLineVisible: false });

@@ -8,7 +8,9 @@ from decimal import Decimal
 
 import pytest
 from django.utils import timezone
+from playwright.sync_api import expect
 
+from bots.charts import bot_chart
 from tests.factories import DESIGN_CONFIG, BotFactory, PositionFactory, TradeFactory, UserFactory
 from tradebot.events import publish
 from trades.services import trade_payload
@@ -73,14 +75,19 @@ def log_in(page, base: str, username: str) -> None:
     page.wait_for_url(f"{base}/")
 
 
-def trading_bot():
+def trading_bot() -> tuple:
+    """A bot holding AAPL, bought at the last close: (bot, price)."""
     user = UserFactory(username="charts", password=PASSWORD)
     bot = BotFactory(
         owner=user, name="Chart bot", config={**DESIGN_CONFIG, "symbols": ["AAPL", "MSFT"], "indicators": INDICATORS}
     )
-    TradeFactory(bot=bot, quantity=5, price=Decimal("100"), filled_at=timezone.now(), reason="RSI below 30")
-    PositionFactory(bot=bot, entry_price="100", stop_loss_price="98", take_profit_price="105")
-    return bot
+    # Bought at the last close, with a 2 % stop and a 5 % target, as the design's bot would.
+    price = Decimal(str(bot_chart(bot=bot, symbol="AAPL")["candles"][-1]["close"]))
+    TradeFactory(bot=bot, quantity=5, price=price, filled_at=timezone.now(), reason="RSI below 30")
+    PositionFactory(
+        bot=bot, entry_price=price, stop_loss_price=price * Decimal("0.98"), take_profit_price=price * Decimal("1.05")
+    )
+    return bot, price
 
 
 def drawn(page) -> list[dict]:
@@ -90,7 +97,7 @@ def drawn(page) -> list[dict]:
 
 @pytest.mark.parametrize("phone_or_desktop", WIDTHS, indirect=True)
 def test_the_bot_page_draws_candles_indicators_fills_and_the_position(asgi_server, phone_or_desktop):
-    page, bot = phone_or_desktop, trading_bot()
+    page, (bot, price) = phone_or_desktop, trading_bot()
     log_in(page, asgi_server.url, "charts")
 
     page.goto(f"{asgi_server.url}/bots/{bot.pk}/")
@@ -101,6 +108,15 @@ def test_the_bot_page_draws_candles_indicators_fills_and_the_position(asgi_serve
         assert name in chart["series"]
     assert chart["markers"] == 1 and chart["lines"] == ["entry", "stop", "target"]
     assert chart["width"] <= page.width
+
+    # Hovering the fill's bar shows its shares, price and reason.
+    page.locator(".price-chart .chart-canvas").scroll_into_view_if_needed()
+    x, y = page.evaluate("""() => {
+        const c = window.tradebotCharts[0], box = c.element.querySelector('.chart-canvas').getBoundingClientRect();
+        return [box.x + c.chart.timeScale().timeToCoordinate(c.markers[0].time), box.y + 60];
+    }""")
+    page.mouse.move(x, y)
+    expect(page.locator(".chart-tooltip")).to_have_text(f"BUY 5 @ {price:.2f} — RSI below 30")
 
     # A fill on the page's symbol: its marker shows without a reload.
     fill = TradeFactory(bot=bot, type="sell", quantity=5, filled_at=timezone.now(), reason="RSI above 70")
@@ -113,7 +129,7 @@ def test_the_bot_page_draws_candles_indicators_fills_and_the_position(asgi_serve
 
 @pytest.mark.parametrize("phone_or_desktop", WIDTHS, indirect=True)
 def test_the_dashboard_chart_follows_the_picker_and_live_prices(asgi_server, phone_or_desktop):
-    page, bot = phone_or_desktop, trading_bot()
+    page, (bot, _) = phone_or_desktop, trading_bot()
     log_in(page, asgi_server.url, "charts")
     page.wait_for_selector("#live-status.live-on")
 
