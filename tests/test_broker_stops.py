@@ -273,6 +273,21 @@ def test_a_stop_alpaca_ended_is_placed_again_by_the_repair_path(market, holding)
     assert BrokerStop.objects.get(number=1).status == "cancelled"
 
 
+def test_adopting_alpacas_quantity_replaces_the_stop_for_it(market, holding):
+    market.update_order(f"tb-stop-{holding.pk}-1", status="canceled")  # cancelled by hand at Alpaca...
+    market.add_position("TEST", 4, "80")  # ...to sell 8 of the 12 there
+    [mismatch] = account_reconcile(account=holding.bot.broker_account)
+
+    api_client(holding.owner).post(f"/mismatches/{mismatch.pk}/fix", json={"fix": "adopt"})
+
+    assert Position.objects.get(pk=holding.pk).quantity == 4
+    first, second = stop_orders(market)
+    assert first["status"] == "canceled" and (second["qty"], second["status"]) == ("4", "new")
+    # Reconciliation tried to rest the 12 first; Alpaca refused (4 held), and that refusal is on record.
+    statuses = BrokerStop.objects.order_by("number").values_list("quantity", "status")
+    assert list(statuses) == [(12, "cancelled"), (12, "refused"), (4, "working")]
+
+
 def test_turning_the_option_off_cancels_the_resting_stop(market, holding):
     bot = holding.bot
     services.bot_update(bot=bot, config=services.parse_config(CONFIG | {"name": bot.name}))
