@@ -47,7 +47,7 @@ from market.stream import AlpacaMarketStream, AlpacaOrderStream, SimulatedStream
 from positions.models import Position
 from positions.services import position_mark
 from tradebot.errors import BrokerAccountUnusable
-from tradebot.events import publish
+from tradebot.events import publish_many
 from tradebot.health import record_stream
 from trades.models import Trade
 
@@ -346,19 +346,22 @@ class StreamService:
         return self.exit_watch.trade_seen(feed=feed, symbol=trade.symbol, price=trade.price, at=trade.at)
 
     def _publish_prices(self, due: list[tuple[Hashable, StreamTrade]]) -> None:
+        prices, held = [], []
         for feed, trade in due:
             want = self.wants.feeds.get(feed)
             if want is None:
                 continue
             payload = {"symbol": trade.symbol, "price": trade.price, "timestamp": trade.at}
-            for user_id in want.audience.get(trade.symbol, ()):
-                publish("price_update", payload, user_id=user_id)
+            prices.extend(("price_update", payload, user_id) for user_id in want.audience.get(trade.symbol, ()))
             if trade.symbol in want.held:
-                positions = Position.objects.filter(
-                    is_open=True, symbol=trade.symbol, bot__broker_account_id__in=want.account_ids
-                )
-                for position in positions:
-                    position_mark(position=position, price=trade.price)
+                held.append((want, trade))
+        publish_many(prices)
+        for want, trade in held:
+            positions = Position.objects.filter(
+                is_open=True, symbol=trade.symbol, bot__broker_account_id__in=want.account_ids
+            )
+            for position in positions:
+                position_mark(position=position, price=trade.price)
 
     def _bar_closed(self, feed: Hashable, bar: StreamBar) -> None:
         """Tick, at once, the bots whose bar this closes (each once per close, however many symbols)."""

@@ -27,20 +27,34 @@ def user_group(user_id: int) -> str:
 
 def publish(event: str, payload: dict, *, user_id: int | None = None) -> None:
     """Send `event` to one user's group (or to everyone when user_id is None), after commit."""
-    if event not in EVENTS + DASHBOARD_EVENTS:
-        raise ValueError(f"unknown event {event!r}")
-    group = BROADCAST_GROUP if user_id is None else user_group(user_id)
-    # Round-trip through JSON so Decimals and datetimes travel as strings on every channel layer.
-    message = {"type": "event.message", "event": event, "data": json.loads(json.dumps(payload, cls=DjangoJSONEncoder))}
-    transaction.on_commit(lambda: _send(group, message))
+    publish_many([(event, payload, user_id)])
 
 
-def _send(group: str, message: dict) -> None:
+def publish_many(events: list[tuple[str, dict, int | None]]) -> None:
+    """publish() for each (event, payload, user_id), in one hand-over to the channel layer: the stream
+    sends hundreds of prices a second, and each hand-over costs an event loop's run."""
+    sends = []
+    for event, payload, user_id in events:
+        if event not in EVENTS + DASHBOARD_EVENTS:
+            raise ValueError(f"unknown event {event!r}")
+        group = BROADCAST_GROUP if user_id is None else user_group(user_id)
+        # Round-trip through JSON so Decimals and datetimes travel as strings on every channel layer.
+        data = json.loads(json.dumps(payload, cls=DjangoJSONEncoder))
+        sends.append((group, {"type": "event.message", "event": event, "data": data}))
+    transaction.on_commit(lambda: _send(sends))
+
+
+def _send(sends: list[tuple[str, dict]]) -> None:
     layer = get_channel_layer()
     if layer is None:
         return
-    try:
-        async_to_sync(layer.group_send)(group, message)
-    except Exception:
-        # A live update is best-effort: the database already holds the truth.
-        logger.exception("could not publish %s to %s", message["event"], group)
+
+    async def send_all() -> None:
+        for group, message in sends:
+            try:
+                await layer.group_send(group, message)
+            except Exception:
+                # A live update is best-effort: the database already holds the truth.
+                logger.exception("could not publish %s to %s", message["event"], group)
+
+    async_to_sync(send_all)()
