@@ -20,7 +20,7 @@ from bots.stream import StreamService
 from bots.ticks import bot_tick
 from positions.models import Position
 from tests.alpaca_stream_stub import TRADING, bar, order_update, trade
-from tests.factories import BotFactory, PositionFactory
+from tests.factories import BotFactory, BrokerAccountFactory, PositionFactory
 from tests.test_alpaca_ticks import AFTER_FALL, CONFIG, START, falling_bars, fast_retries  # noqa: F401
 from tradebot.events import user_group
 from trades.models import Trade
@@ -300,3 +300,29 @@ def test_a_trade_through_a_stopped_bots_stop_sells_within_a_second(market, alpac
     streams.push(trade("TEST", datetime.now(UTC), "78.2", 100))
     time.sleep(0.3)
     assert len(market.orders) == 1
+
+
+def test_a_price_goes_to_every_user_trading_or_holding_the_symbol_and_no_one_else(alpaca_account, streams, service):
+    trading = services.bot_start(
+        bot=BotFactory(config=dict(CONFIG, symbols=["AAPL"]), owner=alpaca_account.owner, broker_account=alpaca_account)
+    )
+    # Another person's account on the same keys (one feed, one connection), their stopped bot holding AAPL.
+    account = BrokerAccountFactory(kind="alpaca", base_url=alpaca_account.base_url, data_url=alpaca_account.data_url)
+    account.set_credentials(streams.api_key, streams.secret_key)
+    account.save()
+    holder = PositionFactory(bot=BotFactory(owner=account.owner, broker_account=account), symbol="AAPL")
+    other = services.bot_start(bot=BotFactory(config=dict(CONFIG, symbols=["MSFT"])))
+    inboxes = {user: drain(user_group(user)) for user in (trading.owner_id, holder.owner_id, other.owner_id)}
+    service.reconcile_soon()
+    streams.wait_for_subscription("trades", "AAPL")
+    wait_consuming(streams, service, "AAPL")
+    time.sleep(0.4)
+    for inbox in inboxes.values():
+        inbox()
+
+    streams.push(trade("AAPL", datetime.now(UTC), "187.25", 1))
+    time.sleep(0.4)
+    prices = {
+        user: [e["data"]["price"] for e in inbox() if e["event"] == "price_update"] for user, inbox in inboxes.items()
+    }
+    assert prices == {trading.owner_id: ["187.25"], holder.owner_id: ["187.25"], other.owner_id: []}
