@@ -242,6 +242,22 @@ def test_a_stop_filled_in_part_leaves_the_rest_protected(market, holding):
     assert BrokerStop.objects.get().status == "filled"
 
 
+def test_a_sell_that_ends_with_shares_left_rests_a_stop_for_them(market, holding):
+    market.accept_without_fill = True
+    assert api_client(holding.owner).post(f"/positions/{holding.pk}/close").status_code == 202
+    [sell] = market_sells(market)
+    # Alpaca sells 5 of the 12, then cancels the rest.
+    market.update_order(sell["client_order_id"], status="canceled", filled_qty="5", filled_avg_price="79")
+    market.add_position("TEST", 7, "80")
+
+    pending_orders_settle()
+
+    assert Position.objects.get(pk=holding.pk).quantity == 7
+    first, second = stop_orders(market)
+    assert first["status"] == "canceled"
+    assert (second["qty"], second["client_order_id"], second["status"]) == ("7", f"tb-stop-{holding.pk}-2", "new")
+
+
 def test_a_buy_filled_in_part_then_whole_replaces_its_stop(market, bot):
     market.accept_without_fill = True
     bot_tick(bot_id=bot.pk, now=AFTER_FALL)
