@@ -22,13 +22,15 @@ import threading
 import time
 from collections.abc import Callable, Hashable
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from functools import partial
 from urllib.parse import urlsplit, urlunsplit
 
 from django.conf import settings
-from django.db import OperationalError, close_old_connections
+from django.db import OperationalError, close_old_connections, connections
 from django.utils import timezone
 
 from bots.connections import account_feed
@@ -58,6 +60,8 @@ PRICE_INTERVAL = 0.25  # at most four price events a second per symbol
 FLUSH_SECONDS = 0.05
 RETRY_SECONDS = 0.1
 WORK_ATTEMPTS = 4
+WORKERS = 4  # bar-close ticks side by side
+EXIT_REFRESH_SECONDS = 1.0
 _MINUTE = timedelta(minutes=1)
 ACTIVE = (Bot.Status.RUNNING, Bot.Status.PAUSED)
 
@@ -188,7 +192,7 @@ class StreamService:
         self.exit_watch = ExitWatch()
         self._exits: queue.SimpleQueue[tuple[Hashable, StreamTrade] | None] = queue.SimpleQueue()
         self._orders = ThreadPoolExecutor(1, "stream-orders")  # one at a time: an order's updates in order
-        self._work = ThreadPoolExecutor(4, "stream-work")
+        self._work = ThreadPoolExecutor(WORKERS, "stream-work")
         self._wake = threading.Event()
         self._stopping = threading.Event()
         self._threads = [
@@ -215,8 +219,9 @@ class StreamService:
             thread.join(10)
         for stream in [*self.market_streams.values(), *self.order_streams.values()]:
             stream.stop()
-        self._orders.shutdown(wait=True, cancel_futures=True)
-        self._work.shutdown(wait=True, cancel_futures=True)
+        for pool, workers in ((self._orders, 1), (self._work, WORKERS)):
+            _close_connections(pool, workers)
+            pool.shutdown(wait=True, cancel_futures=True)
 
     def __enter__(self) -> "StreamService":
         return self.start()
@@ -239,6 +244,7 @@ class StreamService:
             # A connection between sessions takes its subscriptions once it is up: look again soon.
             self._wake.wait(self._reconcile_seconds if settled else RETRY_SECONDS)
             self._wake.clear()
+        connections.close_all()
 
     def reconcile(self) -> bool:
         """Open, follow and close the connections to what the bots and positions want now; False when
@@ -288,7 +294,8 @@ class StreamService:
 
     def trade(self, feed: Hashable, trade: StreamTrade) -> None:
         self.messages += 1
-        self._exits.put((feed, trade))
+        if self.exit_watch.watches(feed, trade.symbol):  # most symbols have no stop to watch
+            self._exits.put((feed, trade))
         self.prices.offer(feed, trade)
 
     def bar(self, feed: Hashable, bar: StreamBar) -> None:
@@ -328,14 +335,28 @@ class StreamService:
             due = self.prices.due(time.monotonic())
             if due:
                 self._guarded(self._publish_prices, due)
+        connections.close_all()
 
     def _exit_loop(self) -> None:
-        while (item := self._exits.get()) is not None:
+        """Trades of watched symbols to the exit watcher; and every EXIT_REFRESH_SECONDS the positions it
+        watches, read again (trades of symbols it does not watch never reach it to prompt that)."""
+        refreshed = 0.0
+        while True:
+            if time.monotonic() - refreshed >= EXIT_REFRESH_SECONDS:
+                refreshed = time.monotonic()
+                self._guarded(self.exit_watch.refresh)
             try:
-                self._run_in(lambda: self.watch_exits(*item))
+                item = self._exits.get(timeout=EXIT_REFRESH_SECONDS)
+            except queue.Empty:
+                continue
+            if item is None:
+                break
+            try:
+                self._run_in(partial(self.watch_exits, *item))
             except Exception:
                 # The watcher tries a failed exit again on a later trade; this one is not retried here.
                 logger.exception("the exit watcher failed on a trade of %s", item[1].symbol)
+        connections.close_all()
 
     @property
     def exits_idle(self) -> bool:
@@ -412,6 +433,19 @@ class StreamService:
             if len(bars):
                 closed = bars.index[-1].to_pydatetime() + _MINUTE
                 self.prices.offer(source, StreamTrade(symbol, _money(bars.close.iloc[-1]), 0, closed))
+
+
+def _close_connections(pool: ThreadPoolExecutor, workers: int) -> None:
+    """Each of the pool's threads closes its database connection (a barrier makes every one take a turn)."""
+    barrier = threading.Barrier(workers)
+
+    def close() -> None:
+        with suppress(threading.BrokenBarrierError):
+            barrier.wait(1)  # a pool that started fewer threads breaks it: they close all the same
+        connections.close_all()
+
+    for _ in range(workers):
+        pool.submit(close)
 
 
 def _tick(bot_id: int) -> None:

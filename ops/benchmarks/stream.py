@@ -105,6 +105,11 @@ def create_bots(symbols: list[str], rest) -> list[str]:
     return held
 
 
+def moving_price(step: int) -> float:
+    """Between 100 and 101, never the same twice in a row: every price is news to the positions."""
+    return 100 + (step % 100) / 100
+
+
 def percentile(values: list[float], fraction: float) -> float:
     ordered = sorted(values)
     return ordered[min(int(len(ordered) * fraction), len(ordered) - 1)]
@@ -138,9 +143,9 @@ def run(out, *, symbols: int, trades: int, rate: int, seconds: int, **_) -> None
 
             frames = -(-trades // symbols)
             cpu, started = stream_cpu_seconds(), time.perf_counter()
-            for _ in range(frames):
-                now = datetime.now(UTC)
-                stub.push(*(trade(name, now, 100, 1) for name in names))
+            for number in range(frames):
+                now, price = datetime.now(UTC), moving_price(number)
+                stub.push(*(trade(name, now, price, 1) for name in names))
             while service.messages < frames * symbols or not service.exits_idle:
                 time.sleep(0.01)
             wall, cpu = time.perf_counter() - started, stream_cpu_seconds() - cpu
@@ -155,7 +160,9 @@ def run(out, *, symbols: int, trades: int, rate: int, seconds: int, **_) -> None
             cpu, started = stream_cpu_seconds(), time.perf_counter()
             for step in range(seconds * 20):
                 now = datetime.now(UTC)
-                frame = [trade(names[(step * per_frame + i) % symbols], now, 100, 1) for i in range(per_frame)]
+                frame = [
+                    trade(names[(step * per_frame + i) % symbols], now, moving_price(step), 1) for i in range(per_frame)
+                ]
                 if step % 4 == 0 and step // 4 < len(held):  # through a stop, five times a second
                     frame.append(trade(held[step // 4], now, 89, 1))
                 stub.push(*frame)
