@@ -326,3 +326,20 @@ def test_a_price_goes_to_every_user_trading_or_holding_the_symbol_and_no_one_els
         user: [e["data"]["price"] for e in inbox() if e["event"] == "price_update"] for user, inbox in inboxes.items()
     }
     assert prices == {trading.owner_id: ["187.25"], holder.owner_id: ["187.25"], other.owner_id: []}
+
+
+def test_a_stop_set_on_a_held_position_is_watched_from_the_next_second(market, alpaca_account, streams, service):
+    bot = BotFactory(config=dict(CONFIG, symbols=["TEST"]), owner=alpaca_account.owner, broker_account=alpaca_account)
+    position = PositionFactory(bot=bot, symbol="TEST", quantity=5, entry_price=Decimal("80"))
+    market.add_position("TEST", 5, "80")
+    service.reconcile_soon()
+    streams.wait_for_subscription("trades", "TEST")
+    wait_consuming(streams, service, "TEST", price=70)  # no stop yet: nothing to sell on
+    time.sleep(0.3)
+    assert not market.orders
+
+    Position.objects.filter(pk=position.pk).update(stop_loss_price=Decimal("78.4"))
+    time.sleep(1.2)  # the exit watcher reads the positions again every second, trades or not
+    streams.push(trade("TEST", datetime.now(UTC), "78.3", 100))
+    wait_for(lambda: market.orders, timeout=1.0, what="the stop's sell at Alpaca")
+    assert [order["side"] for order in market.orders] == ["sell"]
