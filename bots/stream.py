@@ -62,6 +62,7 @@ RETRY_SECONDS = 0.1
 WORK_ATTEMPTS = 4
 WORKERS = 4  # bar-close ticks side by side
 EXIT_REFRESH_SECONDS = 1.0
+REFRESH = ()  # on the exit watcher's queue: read the positions again now
 _MINUTE = timedelta(minutes=1)
 ACTIVE = (Bot.Status.RUNNING, Bot.Status.PAUSED)
 
@@ -190,7 +191,8 @@ class StreamService:
         self._ticked_lock = threading.Lock()
         self.messages = 0
         self.exit_watch = ExitWatch()
-        self._exits: queue.SimpleQueue[tuple[Hashable, StreamTrade] | None] = queue.SimpleQueue()
+        self._exits: queue.SimpleQueue[tuple[Hashable, StreamTrade] | tuple[()] | None] = queue.SimpleQueue()
+        self._held: set[tuple[Hashable, str]] = set()
         self._orders = ThreadPoolExecutor(1, "stream-orders")  # one at a time: an order's updates in order
         self._work = ThreadPoolExecutor(WORKERS, "stream-work")
         self._wake = threading.Event()
@@ -251,6 +253,10 @@ class StreamService:
         a connection between sessions could not take its subscriptions yet."""
         wants = stream_wants()
         self.wants = wants
+        held = {(feed, symbol) for feed, want in wants.feeds.items() for symbol in want.held}
+        if held != self._held:  # a position opened or closed: the exit watcher reads them again now
+            self._held = held
+            self._exits.put(REFRESH)
         settled = True
         for feed, stream in self.market_streams.items():
             if feed not in wants.feeds:
@@ -342,15 +348,17 @@ class StreamService:
         watches, read again (trades of symbols it does not watch never reach it to prompt that)."""
         refreshed = 0.0
         while True:
-            if time.monotonic() - refreshed >= EXIT_REFRESH_SECONDS:
-                refreshed = time.monotonic()
-                self._guarded(self.exit_watch.refresh)
             try:
                 item = self._exits.get(timeout=EXIT_REFRESH_SECONDS)
             except queue.Empty:
-                continue
+                item = REFRESH
             if item is None:
                 break
+            if item == REFRESH or time.monotonic() - refreshed >= EXIT_REFRESH_SECONDS:
+                refreshed = time.monotonic()
+                self._guarded(self.exit_watch.refresh)
+            if item == REFRESH:
+                continue
             try:
                 self._run_in(partial(self.watch_exits, *item))
             except Exception:
