@@ -16,8 +16,9 @@ from bots.connections import account_feed, simulated_market
 from bots.models import BrokerAccount
 from engine.market_time import day_start
 from market.bar_checks import bars_problem
-from market.base import BAR_COLUMNS, MarketData
-from market.csv_import import CsvImportError, parse_bars_csv
+from market.base import MarketData
+from market.csv_import import parse_bars_csv
+from market.csv_rows import CsvImportError
 from market.feeds import PreferStored
 from market.stored import has_bars
 
@@ -58,12 +59,9 @@ def csv_bars(path: Path, timeframe: str) -> pd.DataFrame:
     """One symbol's bars from a CSV file shaped like public sample data (Date, Open, High, Low, Close, Volume)."""
     try:
         with open(path, newline="", encoding="utf-8-sig") as file:
-            rows = parse_bars_csv(file, timeframe)
+            return parse_bars_csv(file, timeframe).frame.sort_index()
     except (OSError, UnicodeDecodeError, CsvImportError) as error:
         raise BarsUnavailable(f"cannot use {path}: {error}") from error
-    index = pd.DatetimeIndex([row.time for row in rows], name="time").tz_convert("UTC")
-    bars = pd.DataFrame({name: [float(getattr(row, name)) for row in rows] for name in BAR_COLUMNS}, index=index)
-    return bars.sort_index()
 
 
 def simulated_cost(given: Decimal | None, account: BrokerAccount | None, field: str) -> Decimal:

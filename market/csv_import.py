@@ -5,54 +5,74 @@ Volume; others (Adj Close, Dividends, ...) are ignored. Dates are YYYY-MM-DD or 
 optionally with a time and an offset. A 1Day row's date as written is its session date (any time
 part is ignored); intraday rows need a time, and naive times are New York time.
 The whole file is validated before anything is written, and then written in one transaction.
+
+The rules are csv_rows's, row by row with Decimal; checking a million rows that way takes half a
+minute, so pandas reads the file and numpy checks every row at once. A row numpy cannot clear
+exactly (a refusal, or a shape it does not read: US dates, more than 6 decimals at a rounding tie,
+prices beyond float's 15 exact digits) goes to csv_rows, which decides it and words its error.
+Files whose rows cannot be told apart line by line (quoted line breaks, lone carriage returns) are
+read by csv_rows alone.
 """
 
 import csv
+import io
 import re
-from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
-from decimal import Decimal, InvalidOperation
+from datetime import UTC
 from pathlib import Path
+from typing import TextIO
 
-from django.db import transaction
+import numpy as np
+import pandas as pd
+from django.db import connection, transaction
 
-from engine.market_time import DAILY, EXCHANGE_TZ, day_start
+from engine.market_time import DAILY, EXCHANGE_TZ
 from market.bar_times import check_timeframe
+from market.base import BAR_COLUMNS
+from market.csv_rows import (
+    PRICE_COLUMNS,
+    BarRow,
+    CsvImportError,
+    check_row,
+    header_columns,
+    is_blank,
+    read_rows,
+    repeat_error,
+)
 from market.models import Bar
 
-DATE_COLUMNS = ("date", "datetime", "time", "timestamp")
-PRICE_COLUMNS = ("open", "high", "low", "close")
-US_FORMATS = ("%m/%d/%Y %H:%M:%S", "%m/%d/%Y %H:%M", "%m/%d/%Y")
 SYMBOL = re.compile(r"[A-Z0-9][A-Z0-9.\-]{0,15}")
-PRICE_STEP, VOLUME_STEP = Decimal("0.000001"), Decimal("0.01")  # the Bar model's decimal places
-PRICE_LIMIT, VOLUME_LIMIT = Decimal(10) ** 12, Decimal(10) ** 18  # the Bar model's max digits
-ERRORS_SHOWN = 20
+# Up to here a price with 6 decimals (a volume with 2) has at most 15 digits, which a float holds
+# exactly: numpy's verdict on such a row is Decimal's. Larger values go to csv_rows.
+EXACT_PRICE, EXACT_VOLUME = 1e9, 1e13
+# Within this of a half step after scaling, float rounding may differ from Decimal's half-even.
+TIE_MARGIN = 0.07
+# Date layouts read vectorised, as (shape, strptime format, aware): a row takes the first row's layout or is
+# left to csv_rows. In a shape "#" is a digit, "5" a digit up to 5 (minutes and seconds under 60), "±" a
+# sign, "S" (in a format "{sep}") the first row's date-time separator, " " or "T"; the rest stands for itself.
+FAST_DATES = (
+    ("####-##-##", "%Y-%m-%d", False),
+    ("####-##-##S##:5#", "%Y-%m-%d{sep}%H:%M", False),
+    ("####-##-##S##:5#:5#", "%Y-%m-%d{sep}%H:%M:%S", False),
+    ("####-##-##S##:5#:5#Z", "%Y-%m-%d{sep}%H:%M:%SZ", True),
+    ("####-##-##S##:5#:5#±##:##", "%Y-%m-%d{sep}%H:%M:%S%z", True),
+)
+WRITE_BATCH = 10_000
 
 
 @dataclass(frozen=True)
-class BarRow:
-    time: datetime
-    open: Decimal
-    high: Decimal
-    low: Decimal
-    close: Decimal
-    volume: Decimal
+class ParsedBars:
+    """A file's bars in the file's order: `frame` indexed by UTC time, float columns open..volume at the
+    Bar model's precision; `exact` the rows csv_rows checked, by position, as Decimals."""
+
+    frame: pd.DataFrame
+    exact: dict[int, BarRow]
 
 
 @dataclass(frozen=True)
 class ImportResult:
     created: int
     updated: int
-
-
-class CsvImportError(ValueError):
-    """The file was refused; `errors` holds one message per problem, with its line number."""
-
-    def __init__(self, errors: list[str]):
-        self.errors = errors
-        hidden = len(errors) - ERRORS_SHOWN
-        super().__init__("\n".join(errors[:ERRORS_SHOWN] + ([f"... and {hidden} more"] if hidden > 0 else [])))
 
 
 def clean_symbol(symbol: str) -> str:
@@ -62,150 +82,235 @@ def clean_symbol(symbol: str) -> str:
     return cleaned
 
 
-def parse_bars_csv(lines: Iterable[str], timeframe: str) -> list[BarRow]:
-    """Validated rows of a CSV file; raises CsvImportError listing every bad line."""
+def parse_bars_csv(source: TextIO, timeframe: str) -> ParsedBars:
+    """Validated bars of a CSV file; raises CsvImportError listing every bad line."""
     check_timeframe(timeframe)
-    reader = csv.reader(lines)
-    rows: list[BarRow] = []
-    errors: list[str] = []
-    first_line_of: dict[datetime, int] = {}
-    columns = None
+    text = source.read()
+    return _read_vectorised(text, timeframe) or _read_row_by_row(text, timeframe)
+
+
+def _read_row_by_row(text: str, timeframe: str) -> ParsedBars:
+    rows = read_rows(io.StringIO(text, newline=""), timeframe)
+    return _bars(
+        [row.time for row in rows],
+        {name: [float(getattr(row, name)) for row in rows] for name in BAR_COLUMNS},
+        dict(enumerate(rows)),
+    )
+
+
+def _read_vectorised(text: str, timeframe: str) -> ParsedBars | None:
+    """The file read by pandas and checked by numpy; None when its rows cannot be mapped to lines."""
+    if "\x00" in text or text.count("\r") != text.count("\r\n"):
+        return None
+    reader = csv.reader(io.StringIO(text, newline=""))
     try:
-        for record in reader:
-            if not any(cell.strip() for cell in record):
-                continue
-            if columns is None:
-                columns = _columns(record, reader.line_num)
-                continue
-            try:
-                row = _row(record, columns, timeframe)
-            except ValueError as error:
-                errors.append(f"line {reader.line_num}: {error}")
-                continue
-            if row.time in first_line_of:
-                errors.append(f"line {reader.line_num}: {row.time.isoformat()} repeats line {first_line_of[row.time]}")
-                continue
-            first_line_of[row.time] = reader.line_num
-            rows.append(row)
-    except csv.Error as error:
-        errors.append(f"line {reader.line_num}: {error}")
-    if errors:
-        raise CsvImportError(errors)
-    if not rows:
+        header = next((record for record in reader if not is_blank(record)), None)
+    except csv.Error:
+        return None
+    if header is None:
         raise CsvImportError(["no bars in the file"])
-    return rows
+    header_line = reader.line_num
+    columns = header_columns(header, header_line)
+    count = text.count("\n") + 1 - header_line - (1 if text.endswith("\n") else 0)
+    if count <= 0:
+        raise CsvImportError(["no bars in the file"])
+    try:
+        table = pd.read_csv(
+            io.BytesIO(text.encode()),
+            header=None,
+            names=range(max(columns.values()) + 1),
+            skiprows=header_line,
+            skip_blank_lines=False,
+            usecols=sorted(set(columns.values())),
+            dtype={columns["date"]: str},
+        )
+    except (ValueError, pd.errors.ParserError):
+        return None
+    if len(table) != count:  # a quoted line break: a row spans lines
+        return None
+    scaled = {name: _scaled(table[columns[name]], 1e6, EXACT_PRICE) for name in PRICE_COLUMNS}
+    volume = _scaled(table[columns["volume"]], 1e2, EXACT_VOLUME)
+    times = _times(table[columns["date"]], timeframe)
+    unsure = times.isna() | np.isnan(volume)
+    for value in scaled.values():
+        unsure |= np.isnan(value) | (value <= 0)
+    low, high = scaled["low"], scaled["high"]
+    unsure |= (high < low) | (scaled["open"] < low) | (scaled["open"] > high)
+    unsure |= (scaled["close"] < low) | (scaled["close"] > high)
+    first_line = header_line + 1
+    checked, errors = _check_rows(text, np.flatnonzero(unsure) + first_line, columns, timeframe)
+
+    sure = ~unsure
+    line_numbers = np.concatenate([np.flatnonzero(sure) + first_line, list(checked)])
+    order = np.argsort(line_numbers, kind="stable")
+    exact_rows = list(checked.values())
+    values = {name: scaled[name][sure] / 1e6 for name in PRICE_COLUMNS} | {"volume": volume[sure] / 1e2}
+    values = {
+        name: np.concatenate([column, [float(getattr(row, name)) for row in exact_rows]])[order]
+        for name, column in values.items()
+    }
+    all_times = pd.DatetimeIndex(times[sure]).append(pd.DatetimeIndex([row.time for row in exact_rows], tz=UTC))[order]
+    line_numbers = line_numbers[order]
+    errors += _repeats(all_times, line_numbers)
+    if errors:
+        raise CsvImportError([message for _, message in sorted(errors, key=lambda error: error[0])])
+    if not len(all_times):
+        raise CsvImportError(["no bars in the file"])
+    positions = {line: position for position, line in enumerate(line_numbers)}
+    return _bars(all_times, values, {positions[line]: row for line, row in checked.items()})
 
 
-def upsert_bars(symbol: str, timeframe: str, rows: Sequence[BarRow]) -> ImportResult:
-    """Insert new bars and overwrite existing ones (same symbol, timeframe and time) in bulk."""
+def _bars(times, values: dict, exact: dict[int, BarRow]) -> ParsedBars:
+    index = pd.DatetimeIndex(times, name="time").tz_convert(UTC)
+    return ParsedBars(pd.DataFrame({name: values[name] for name in BAR_COLUMNS}, index=index, dtype=float), exact)
+
+
+def _scaled(column: pd.Series, scale: float, exact_below: float) -> np.ndarray:
+    """The column in steps of 1/scale (rounded as Decimal's quantize would), NaN where numpy cannot be sure:
+    no number, negative, too large to be exact, or at a rounding tie."""
+    if column.dtype.kind in "fiu":
+        numbers = column.to_numpy(dtype=float)
+    elif column.dtype.kind in "OUT" or pd.api.types.is_string_dtype(column):
+        numbers = pd.to_numeric(column, errors="coerce").to_numpy(dtype=float)
+    else:
+        return np.full(len(column), np.nan)
+    raw = numbers * scale
+    steps = np.rint(raw)
+    with np.errstate(invalid="ignore"):
+        sure = (numbers >= 0) & (numbers < exact_below) & (np.abs(np.abs(raw - steps) - 0.5) > TIE_MARGIN)
+    return np.where(sure, steps, np.nan)
+
+
+def _times(texts: pd.Series, timeframe: str) -> pd.Series:
+    """Each row's bar time in UTC, NaT where the row is not in the file's vectorised date layout."""
+    missing = pd.Series(pd.NaT, index=texts.index, dtype="datetime64[us, UTC]")
+    first = next(iter(texts.dropna()), "")
+    separator = first[10:11]
+    layout = next(
+        (
+            (shape.replace("S", separator), form.replace("{sep}", separator), aware)
+            for shape, form, aware in FAST_DATES
+            if _fits(np.array([first]), shape.replace("S", separator))[0]
+        ),
+        None,
+    )
+    if layout is None:
+        return missing
+    shape, form, aware = layout
+    shaped = texts.where(_fits(texts.to_numpy(dtype=f"U{len(shape) + 1}", na_value=""), shape))
+    if timeframe == DAILY:
+        # The date as written is the session, whatever the time or offset.
+        valid = pd.to_datetime(shaped, format=form, errors="coerce", utc=aware).notna()
+        days = pd.to_datetime(shaped.where(valid).str.slice(0, 10), format="%Y-%m-%d", errors="coerce")
+        return days.dt.tz_localize(EXCHANGE_TZ).dt.tz_convert(UTC)
+    if form == "%Y-%m-%d":
+        return missing  # intraday rows need a time: csv_rows says so, line by line
+    if aware:
+        return pd.to_datetime(shaped, format=form, errors="coerce", utc=True)
+    wall = pd.to_datetime(shaped, format=form, errors="coerce")
+    # The first of two in the repeated autumn hour; times in the spring gap are left to csv_rows to refuse.
+    local = wall.dt.tz_localize(EXCHANGE_TZ, ambiguous=np.ones(len(wall), dtype=bool), nonexistent="NaT")
+    return local.dt.tz_convert(UTC)
+
+
+def _fits(texts: np.ndarray, shape: str) -> np.ndarray:
+    """Which of the texts (a numpy unicode array at least one longer than the shape) have exactly this shape."""
+    codes = texts.astype(f"U{len(shape) + 1}").view(np.uint32).reshape(len(texts), len(shape) + 1)
+    fits = codes[:, len(shape)] == 0  # no longer than the shape
+    for position, char in enumerate(shape):
+        code = codes[:, position]
+        if char in "#5":
+            fits &= (code >= ord("0")) & (code <= ord(char if char == "5" else "9"))
+        elif char == "±":
+            fits &= (code == ord("+")) | (code == ord("-"))
+        else:
+            fits &= code == ord(char)
+    return fits
+
+
+def _check_rows(text: str, numbers: np.ndarray, columns: dict[str, int], timeframe: str):
+    """csv_rows's verdict on the given lines: ({line: row}, [(line, error)]); blank lines are neither."""
+    checked, errors = {}, []
+    lines = text.split("\n") if len(numbers) else []
+    for number in numbers.tolist():
+        line = lines[number - 1]
+        record = next(csv.reader([line.removesuffix("\r")]), [])
+        if is_blank(record):
+            continue
+        try:
+            checked[number] = check_row(record, columns, timeframe)
+        except ValueError as error:
+            errors.append((number, f"line {number}: {error}"))
+    return checked, errors
+
+
+def _repeats(times: pd.DatetimeIndex, line_numbers: np.ndarray) -> list[tuple[int, str]]:
+    repeated = times.duplicated(keep="first")
+    if not repeated.any():
+        return []
+    first_line = pd.Series(line_numbers).groupby(times.asi8).transform("first").to_numpy()
+    return [
+        (int(line), repeat_error(int(line), time.to_pydatetime(), int(first)))
+        for time, line, first in zip(times[repeated], line_numbers[repeated], first_line[repeated], strict=True)
+    ]
+
+
+def upsert_bars(symbol: str, timeframe: str, bars: ParsedBars) -> ImportResult:
+    """Insert new bars and overwrite existing ones (same symbol, timeframe and time), in batches of plain SQL:
+    a million Bar instances through the ORM would take longer than reading and checking the file."""
     symbol = clean_symbol(symbol)
     check_timeframe(timeframe)
-    if not rows:
+    frame = bars.frame
+    if frame.empty:
         return ImportResult(created=0, updated=0)
-    times = [row.time for row in rows]
-    with transaction.atomic():
-        stored = Bar.objects.filter(symbol=symbol, timeframe=timeframe, time__range=(min(times), max(times)))
-        existing = set(stored.values_list("time", flat=True))
-        Bar.objects.bulk_create(
-            [Bar(symbol=symbol, timeframe=timeframe, **vars(row)) for row in rows],
-            batch_size=500,
-            update_conflicts=True,
-            unique_fields=["symbol", "timeframe", "time"],
-            update_fields=["open", "high", "low", "close", "volume"],
-        )
-    updated = sum(time in existing for time in times)
-    return ImportResult(created=len(rows) - updated, updated=updated)
+    stored = Bar.objects.filter(symbol=symbol, timeframe=timeframe, time__range=(frame.index.min(), frame.index.max()))
+    rows = _sql_rows(symbol, timeframe, bars)
+    with transaction.atomic(), connection.cursor() as cursor:
+        before = stored.count()
+        for start in range(0, len(rows), WRITE_BATCH):
+            cursor.executemany(_upsert_sql(), rows[start : start + WRITE_BATCH])
+        created = stored.count() - before
+    return ImportResult(created=created, updated=len(frame) - created)
 
 
 def import_bars_csv(symbol: str, path: Path, timeframe: str) -> ImportResult:
     symbol = clean_symbol(symbol)
     try:
         with open(path, newline="", encoding="utf-8-sig") as file:
-            rows = parse_bars_csv(file, timeframe)
+            bars = parse_bars_csv(file, timeframe)
     except UnicodeDecodeError:
         raise CsvImportError([f"{path.name} is not UTF-8 text"]) from None
-    return upsert_bars(symbol, timeframe, rows)
+    return upsert_bars(symbol, timeframe, bars)
 
 
-def _columns(header: list[str], line: int) -> dict[str, int]:
-    positions = {name.strip().lower(): index for index, name in reversed(list(enumerate(header)))}
-    date_column = next((name for name in DATE_COLUMNS if name in positions), None)
-    missing = [name.title() for name in (*PRICE_COLUMNS, "volume") if name not in positions]
-    if date_column is None:
-        missing.insert(0, "Date")
-    if missing:
-        raise CsvImportError([f"line {line}: missing column(s) {', '.join(missing)} in header {header}"])
-    return {"date": positions[date_column]} | {name: positions[name] for name in (*PRICE_COLUMNS, "volume")}
+def _upsert_sql() -> str:
+    quote = connection.ops.quote_name
+    fields = ["symbol", "timeframe", "time", *BAR_COLUMNS]
+    updates = ", ".join(f"{quote(name)} = excluded.{quote(name)}" for name in BAR_COLUMNS)
+    return (
+        f"INSERT INTO {quote(Bar._meta.db_table)} ({', '.join(map(quote, fields))}) "
+        f"VALUES ({', '.join(['%s'] * len(fields))}) "
+        f"ON CONFLICT ({', '.join(map(quote, fields[:3]))}) DO UPDATE SET {updates}"
+    )
 
 
-def _row(record: list[str], columns: dict[str, int], timeframe: str) -> BarRow:
-    needed = max(columns.values()) + 1
-    if len(record) < needed:
-        raise ValueError(f"expected at least {needed} fields, found {len(record)}")
-    time = _bar_time(record[columns["date"]], timeframe)
-    open_, high, low, close = (_price(name, record[columns[name]]) for name in PRICE_COLUMNS)
-    volume = _number("volume", record[columns["volume"]])
-    if volume < 0:
-        raise ValueError(f"volume {volume} is negative")
-    if volume >= VOLUME_LIMIT:
-        raise ValueError(f"volume {volume} is too large")
-    if high < low:
-        raise ValueError(f"high {high} is below low {low}")
-    for name, price in (("open", open_), ("close", close)):
-        if not low <= price <= high:
-            raise ValueError(f"{name} {price} is outside the bar's range {low}..{high}")
-    return BarRow(time, open_, high, low, close, volume.quantize(VOLUME_STEP))
+def _sql_rows(symbol: str, timeframe: str, bars: ParsedBars) -> list[tuple]:
+    """Parameters for each bar: times as the database backend writes them; values as floats where they hold
+    the decimal exactly (below EXACT_PRICE and EXACT_VOLUME: 15 digits), as Decimals for csv_rows's rows."""
+    frame = bars.frame
+    columns = [frame[name].tolist() for name in BAR_COLUMNS]
+    for position, row in bars.exact.items():
+        for column, name in zip(columns, BAR_COLUMNS, strict=True):
+            column[position] = getattr(row, name)
+    return list(zip([symbol] * len(frame), [timeframe] * len(frame), _sql_times(frame.index), *columns, strict=True))
 
 
-def _number(name: str, text: str) -> Decimal:
-    try:
-        value = Decimal(text.strip())
-    except InvalidOperation:
-        raise ValueError(f"{name} {text.strip()!r} is not a number") from None
-    if not value.is_finite():
-        raise ValueError(f"{name} {text.strip()!r} is not a number")
-    return value
-
-
-def _price(name: str, text: str) -> Decimal:
-    value = _number(name, text)
-    if value >= PRICE_LIMIT:
-        raise ValueError(f"{name} {value} is too large")
-    value = value.quantize(PRICE_STEP)
-    if value <= 0:
-        raise ValueError(f"{name} {text.strip()!r} must be positive")
-    return value
-
-
-def _bar_time(text: str, timeframe: str) -> datetime:
-    moment = _moment(text.strip())
-    if timeframe == DAILY:
-        return day_start(moment.date() if isinstance(moment, datetime) else moment)
-    if not isinstance(moment, datetime):
-        raise ValueError(f"{timeframe} bars need a time, got the date {text.strip()!r}")
-    if moment.tzinfo is None:
-        return _exchange_time(moment)
-    return moment.astimezone(UTC)
-
-
-def _moment(text: str) -> date | datetime:
-    for parse in (date.fromisoformat, datetime.fromisoformat):
-        try:
-            return parse(text)
-        except ValueError:
-            pass
-    for layout in US_FORMATS:
-        try:
-            parsed = datetime.strptime(text, layout)
-        except ValueError:
-            continue
-        return parsed if "%H" in layout else parsed.date()
-    raise ValueError(f"date {text!r} is not YYYY-MM-DD or MM/DD/YYYY (optionally with a time)")
-
-
-def _exchange_time(naive: datetime) -> datetime:
-    """A New York wall-clock time in UTC; the first of two in the repeated autumn hour."""
-    moment = naive.replace(tzinfo=EXCHANGE_TZ).astimezone(UTC)
-    if moment.astimezone(EXCHANGE_TZ).replace(tzinfo=None) != naive:
-        raise ValueError(f"{naive.isoformat(' ')} does not exist in New York (the spring DST gap)")
-    return moment
+def _sql_times(index: pd.DatetimeIndex) -> list[str]:
+    """As Django writes a DateTimeField: naive UTC text on SQLite, ISO with its offset on PostgreSQL."""
+    utc = index.tz_convert(UTC).tz_localize(None).to_numpy()
+    whole = np.datetime_as_string(utc, unit="s")
+    fraction = np.datetime_as_string(utc, unit="us")
+    text = np.where(utc.astype("datetime64[s]") == utc, whole, fraction)
+    text = np.char.replace(text.astype(str), "T", " ")
+    suffix = "" if connection.vendor == "sqlite" else "+00:00"
+    return [moment + suffix for moment in text.tolist()]

@@ -5,7 +5,9 @@ from io import StringIO
 import pytest
 from django.core.management import CommandError, call_command
 
-from market.csv_import import CsvImportError, parse_bars_csv, upsert_bars
+from market.base import empty_bars
+from market.csv_import import ParsedBars, parse_bars_csv, upsert_bars
+from market.csv_rows import CsvImportError
 from market.models import Bar
 
 # Yahoo Finance's download format, with a byte-order mark as Excel writes it.
@@ -125,7 +127,7 @@ def test_an_empty_file_is_refused():
 
 
 def test_intraday_naive_times_are_new_york_time_across_dst():
-    rows = parse_bars_csv(
+    bars = parse_bars_csv(
         StringIO(
             "Datetime,Open,High,Low,Close,Volume\n"
             "2024-01-02 09:30:00,1,1,1,1,5\n"
@@ -135,7 +137,7 @@ def test_intraday_naive_times_are_new_york_time_across_dst():
         ),
         "5Min",
     )
-    assert [row.time for row in rows] == [
+    assert list(bars.frame.index) == [
         datetime(2024, 1, 2, 14, 30, tzinfo=UTC),
         datetime(2024, 7, 2, 13, 30, tzinfo=UTC),
         datetime(2024, 7, 2, 13, 35, tzinfo=UTC),
@@ -144,10 +146,10 @@ def test_intraday_naive_times_are_new_york_time_across_dst():
 
 
 def test_a_daily_rows_date_is_its_session_date_whatever_time_is_written():
-    rows = parse_bars_csv(
+    bars = parse_bars_csv(
         StringIO("date,open,high,low,close,volume\n2024-07-02T00:00:00Z,1,1,1,1,5\n07/03/2024,1,1,1,1,5\n"), "1Day"
     )
-    assert [row.time for row in rows] == [datetime(2024, 7, 2, 4, tzinfo=UTC), datetime(2024, 7, 3, 4, tzinfo=UTC)]
+    assert list(bars.frame.index) == [datetime(2024, 7, 2, 4, tzinfo=UTC), datetime(2024, 7, 3, 4, tzinfo=UTC)]
 
 
 @pytest.mark.parametrize(
@@ -161,5 +163,5 @@ def test_intraday_times_must_be_real_times(when, message):
 
 @pytest.mark.django_db
 def test_upserting_nothing_writes_nothing():
-    assert upsert_bars("AAPL", "1Day", []).created == 0
+    assert upsert_bars("AAPL", "1Day", ParsedBars(empty_bars(), {})).created == 0
     assert not Bar.objects.exists()
