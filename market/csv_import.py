@@ -17,8 +17,11 @@ read by csv_rows alone.
 import csv
 import io
 import re
+from contextlib import closing
 from dataclasses import dataclass
 from datetime import UTC
+from functools import cache
+from itertools import chain
 from pathlib import Path
 from typing import TextIO
 
@@ -57,7 +60,9 @@ FAST_DATES = (
     ("####-##-##S##:5#:5#Z", "%Y-%m-%d{sep}%H:%M:%SZ", True),
     ("####-##-##S##:5#:5#±##:##", "%Y-%m-%d{sep}%H:%M:%S%z", True),
 )
-WRITE_BATCH = 10_000
+FIELDS = ["symbol", "timeframe", "time", *BAR_COLUMNS]
+# Rows in one SQLite INSERT (within its limit on parameters): far fewer statements than one a row.
+ROWS_PER_STATEMENT = 500
 
 
 @dataclass(frozen=True)
@@ -190,14 +195,14 @@ def _times(texts: pd.Series, timeframe: str) -> pd.Series:
         (
             (shape.replace("S", separator), form.replace("{sep}", separator), aware)
             for shape, form, aware in FAST_DATES
-            if _fits(np.array([first]), shape.replace("S", separator))[0]
+            if _fits(_characters(pd.Series([first]), len(shape)), shape.replace("S", separator))[0]
         ),
         None,
     )
     if layout is None:
         return missing
     shape, form, aware = layout
-    shaped = texts.where(_fits(texts.to_numpy(dtype=f"U{len(shape) + 1}", na_value=""), shape))
+    shaped = texts.where(_fits(_characters(texts, len(shape)), shape))
     if timeframe == DAILY:
         # The date as written is the session, whatever the time or offset.
         valid = pd.to_datetime(shaped, format=form, errors="coerce", utc=aware).notna()
@@ -213,10 +218,22 @@ def _times(texts: pd.Series, timeframe: str) -> pd.Series:
     return local.dt.tz_convert(UTC)
 
 
-def _fits(texts: np.ndarray, shape: str) -> np.ndarray:
-    """Which of the texts (a numpy unicode array at least one longer than the shape) have exactly this shape."""
-    codes = texts.astype(f"U{len(shape) + 1}").view(np.uint32).reshape(len(texts), len(shape) + 1)
-    fits = codes[:, len(shape)] == 0  # no longer than the shape
+def _characters(texts: pd.Series, width: int) -> np.ndarray:
+    """The texts' code points, a row each, `width` of them then one more: a newline if the text is exactly
+    `width` long. Joined and encoded at once when every text is (the usual file), one by one otherwise."""
+    values = texts.fillna("").tolist()
+    codes = np.frombuffer(("\n".join(values) + "\n").encode("utf-32-le"), dtype=np.uint32)
+    if len(codes) == len(values) * (width + 1):
+        codes = codes.reshape(len(values), width + 1)
+        if (codes[:, width] == ord("\n")).all():
+            return codes
+    padded = np.array([value + "\n" if len(value) == width else "" for value in values], dtype=f"U{width + 1}")
+    return padded.view(np.uint32).reshape(len(values), width + 1)
+
+
+def _fits(codes: np.ndarray, shape: str) -> np.ndarray:
+    """Which rows of code points (from _characters) spell a text of exactly this shape."""
+    fits = codes[:, len(shape)] == ord("\n")  # exactly as long as the shape
     for position, char in enumerate(shape):
         code = codes[:, position]
         if char in "#5":
@@ -256,7 +273,7 @@ def _repeats(times: pd.DatetimeIndex, line_numbers: np.ndarray) -> list[tuple[in
 
 
 def upsert_bars(symbol: str, timeframe: str, bars: ParsedBars) -> ImportResult:
-    """Insert new bars and overwrite existing ones (same symbol, timeframe and time), in batches of plain SQL:
+    """Insert new bars and overwrite existing ones (same symbol, timeframe and time), many rows a statement:
     a million Bar instances through the ORM would take longer than reading and checking the file."""
     symbol = clean_symbol(symbol)
     check_timeframe(timeframe)
@@ -265,10 +282,17 @@ def upsert_bars(symbol: str, timeframe: str, bars: ParsedBars) -> ImportResult:
         return ImportResult(created=0, updated=0)
     stored = Bar.objects.filter(symbol=symbol, timeframe=timeframe, time__range=(frame.index.min(), frame.index.max()))
     rows = _sql_rows(symbol, timeframe, bars)
-    with transaction.atomic(), connection.cursor() as cursor:
+    with transaction.atomic():
         before = stored.count()
-        for start in range(0, len(rows), WRITE_BATCH):
-            cursor.executemany(_upsert_sql(), rows[start : start + WRITE_BATCH])
+        # The driver's own cursor: Django's SQLite one rewrites every statement's placeholders with a regex.
+        with closing(connection.connection.cursor()) as cursor:
+            if connection.vendor == "postgresql":
+                _copy(cursor, rows, into_table=not before)
+            else:
+                per_statement = min(ROWS_PER_STATEMENT, connection.features.max_query_params // len(FIELDS))
+                for start in range(0, len(rows), per_statement):
+                    batch = rows[start : start + per_statement]
+                    cursor.execute(_upsert_sql(len(batch)), list(chain.from_iterable(batch)))
         created = stored.count() - before
     return ImportResult(created=created, updated=len(frame) - created)
 
@@ -283,15 +307,40 @@ def import_bars_csv(symbol: str, path: Path, timeframe: str) -> ImportResult:
     return upsert_bars(symbol, timeframe, bars)
 
 
-def _upsert_sql() -> str:
+@cache
+def _upsert_sql(rows: int) -> str:
+    row = f"({', '.join(['?'] * len(FIELDS))})"
+    return f"INSERT INTO {_table()} VALUES {', '.join([row] * rows)} {_on_conflict()}"
+
+
+def _copy(cursor, rows: list[tuple], *, into_table: bool) -> None:
+    """PostgreSQL: COPY, as parameters bound one by one cost far more than the rows (a million rows, eight
+    million parameters). Straight into the table when it holds none of the file's span (nothing to update);
+    otherwise into a temporary table, then one INSERT ... ON CONFLICT from it."""
     quote = connection.ops.quote_name
-    fields = ["symbol", "timeframe", "time", *BAR_COLUMNS]
+    if not into_table:
+        cursor.execute(
+            "CREATE TEMPORARY TABLE bar_import (symbol varchar(16), timeframe varchar(8), time timestamptz, "
+            "open numeric, high numeric, low numeric, close numeric, volume numeric)"
+        )
+    with cursor.copy(f"COPY {_table() if into_table else 'bar_import'} FROM STDIN") as copy:
+        for row in rows:
+            copy.write_row(row)
+    if not into_table:
+        columns = ", ".join(map(quote, FIELDS))
+        cursor.execute(f"INSERT INTO {_table()} SELECT {columns} FROM bar_import {_on_conflict()}")
+        cursor.execute("DROP TABLE bar_import")
+
+
+def _table() -> str:
+    quote = connection.ops.quote_name
+    return f"{quote(Bar._meta.db_table)} ({', '.join(map(quote, FIELDS))})"
+
+
+def _on_conflict() -> str:
+    quote = connection.ops.quote_name
     updates = ", ".join(f"{quote(name)} = excluded.{quote(name)}" for name in BAR_COLUMNS)
-    return (
-        f"INSERT INTO {quote(Bar._meta.db_table)} ({', '.join(map(quote, fields))}) "
-        f"VALUES ({', '.join(['%s'] * len(fields))}) "
-        f"ON CONFLICT ({', '.join(map(quote, fields[:3]))}) DO UPDATE SET {updates}"
-    )
+    return f"ON CONFLICT ({', '.join(map(quote, FIELDS[:3]))}) DO UPDATE SET {updates}"
 
 
 def _sql_rows(symbol: str, timeframe: str, bars: ParsedBars) -> list[tuple]:
@@ -306,11 +355,11 @@ def _sql_rows(symbol: str, timeframe: str, bars: ParsedBars) -> list[tuple]:
 
 
 def _sql_times(index: pd.DatetimeIndex) -> list[str]:
-    """As Django writes a DateTimeField: naive UTC text on SQLite, ISO with its offset on PostgreSQL."""
-    utc = index.tz_convert(UTC).tz_localize(None).to_numpy()
-    whole = np.datetime_as_string(utc, unit="s")
-    fraction = np.datetime_as_string(utc, unit="us")
-    text = np.where(utc.astype("datetime64[s]") == utc, whole, fraction)
-    text = np.char.replace(text.astype(str), "T", " ")
-    suffix = "" if connection.vendor == "sqlite" else "+00:00"
-    return [moment + suffix for moment in text.tolist()]
+    """As Django writes a DateTimeField: naive UTC text on SQLite (microseconds only where there are some),
+    with its offset on PostgreSQL."""
+    utc = index.tz_convert(UTC).tz_localize(None)
+    if (utc == utc.floor("s")).all():
+        moments = utc.astype(str).tolist()  # pandas' own formatter: C, not a Python call a row
+    else:
+        moments = [str(moment) for moment in utc.to_pydatetime()]
+    return moments if connection.vendor == "sqlite" else [moment + "+00:00" for moment in moments]
