@@ -1,4 +1,4 @@
-"""The indicator registry: one entry per indicator (parameters, pandas-ta call, vote).
+"""The indicator registry: one entry per indicator (parameters, pandas-ta or TA-Lib call, vote).
 
 Everything is vectorised over a whole bar history, so the backtester computes each indicator once
 and the live tick takes the vote of the latest closed bar from the very same series.
@@ -14,7 +14,7 @@ from typing import Annotated
 
 import numpy as np
 import pandas as pd
-import pandas_ta as ta
+import talib
 from pydantic import BaseModel, ConfigDict, Field, PositiveInt, ValidationInfo, field_validator, model_validator
 
 BUY, SELL, NONE = 1.0, -1.0, 0.0
@@ -157,6 +157,27 @@ def _above_below(value: pd.Series, reference: pd.Series) -> pd.Series:
     return _side(value, reference)  # BUY = 1 above, SELL = -1 below
 
 
+def _ta():
+    """pandas-ta, imported on first use: its import (numba) takes longer than a whole CSV backtest's start-up,
+    and the moving averages do without it."""
+    import pandas_ta
+
+    return pandas_ta
+
+
+def _talib_average(function):
+    """pandas-ta's SMA and EMA with TA-Lib installed (it is pinned), without the pandas-ta import: TA-Lib's
+    routine, and None like pandas-ta when the history is shorter than the look-back."""
+
+    def average(close: pd.Series, length: int) -> pd.Series | None:
+        return function(close, length) if len(close) >= length else None
+
+    return average
+
+
+_sma, _ema = _talib_average(talib.SMA), _talib_average(talib.EMA)
+
+
 def _nan_series(bars: pd.DataFrame) -> pd.Series:
     return pd.Series(np.nan, index=bars.index, dtype=float)
 
@@ -179,7 +200,7 @@ def _cols(result: pd.DataFrame | None, bars: pd.DataFrame, names: dict[str, int]
 
 
 def _rsi(bars, p: RSIParams) -> Series:
-    return {"rsi": _col(ta.rsi(bars["close"], length=p.period), bars)}
+    return {"rsi": _col(_ta().rsi(bars["close"], length=p.period), bars)}
 
 
 def _rsi_vote(values: Series, bars, p: RSIParams) -> pd.Series:
@@ -192,7 +213,7 @@ def _rsi_vote(values: Series, bars, p: RSIParams) -> pd.Series:
 
 
 def _macd(bars, p: MACDParams) -> Series:
-    raw = ta.macd(bars["close"], fast=p.fast, slow=p.slow, signal=p.signal)
+    raw = _ta().macd(bars["close"], fast=p.fast, slow=p.slow, signal=p.signal)
     return _cols(raw, bars, {"macd": 0, "histogram": 1, "signal": 2})
 
 
@@ -215,7 +236,7 @@ def _average_vote(values: Series, bars, p: MovingAverageParams) -> pd.Series:
 
 
 def _bbands(bars, p: BBandsParams) -> Series:
-    raw = ta.bbands(bars["close"], length=p.period, lower_std=p.std, upper_std=p.std)
+    raw = _ta().bbands(bars["close"], length=p.period, lower_std=p.std, upper_std=p.std)
     return _cols(raw, bars, {"lower": 0, "middle": 1, "upper": 2})
 
 
@@ -249,14 +270,14 @@ def _stoch_vote(values: Series, bars, p: StochParams) -> pd.Series:
 
 
 def _obv(bars, p: PeriodParams) -> Series:
-    obv = _col(ta.obv(bars["close"], bars["volume"]), bars)
-    return {"obv": obv, "obv_sma": _col(ta.sma(obv, length=p.period), bars)}
+    obv = _col(_ta().obv(bars["close"], bars["volume"]), bars)
+    return {"obv": obv, "obv_sma": _col(_sma(obv, length=p.period), bars)}
 
 
 def _volume_sma(bars, p: VolumeSMAParams) -> Series:
     return {
         "volume": bars["volume"].astype(float),
-        "volume_sma": _col(ta.sma(bars["volume"].astype(float), length=p.period), bars),
+        "volume_sma": _col(_sma(bars["volume"].astype(float), length=p.period), bars),
     }
 
 
@@ -271,8 +292,8 @@ REGISTRY: dict[str, Indicator] = {
     for indicator in [
         Indicator("RSI", RSIParams, _rsi, _rsi_vote),
         Indicator("MACD", MACDParams, _macd, lambda v, b, p: _cross(v["macd"], v["signal"], b["close"])),
-        Indicator("SMA", MovingAverageParams, _average(ta.sma), _average_vote),
-        Indicator("EMA", MovingAverageParams, _average(ta.ema), _average_vote),
+        Indicator("SMA", MovingAverageParams, _average(_sma), _average_vote),
+        Indicator("EMA", MovingAverageParams, _average(_ema), _average_vote),
         Indicator("BBANDS", BBandsParams, _bbands, _bbands_vote),
         Indicator("STOCH", StochParams, _stoch, _stoch_vote),
         Indicator("OBV", PeriodParams, _obv, lambda v, b, p: _above_below(v["obv"], v["obv_sma"])),

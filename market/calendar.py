@@ -10,7 +10,6 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from functools import lru_cache
 
-import exchange_calendars
 import numpy as np
 import pandas as pd
 
@@ -43,7 +42,10 @@ class _Sessions:
 
 @lru_cache(maxsize=1)
 def _nyse() -> _Sessions:
-    """Built lazily, once per process: constructing the calendar takes a noticeable fraction of a second."""
+    """Built lazily, once per process: constructing the calendar takes a noticeable fraction of a second, and
+    importing exchange_calendars another, which a process that never asks the NYSE clock does not pay."""
+    import exchange_calendars
+
     with warnings.catch_warnings():
         # exchange_calendars 4.13 trips a pandas deprecation (Series.values on tz-aware data).
         warnings.simplefilter("ignore", pd.errors.Pandas4Warning)

@@ -26,8 +26,9 @@ if not DEBUG and SECRET_KEY == DEFAULT_SECRET_KEY and not TESTING:
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]", "testserver"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
+# Not "daphne": its app only swaps runserver for itself, and importing it (Twisted) costs every command ~0.5 s;
+# `manage.py serve` and the Procfile run daphne directly.
 INSTALLED_APPS = [
-    "daphne",
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",

@@ -1,6 +1,9 @@
 """manage.py backtest: a configuration file over a CSV, a bot over a date range, JSON and text output."""
 
 import json
+import os
+import subprocess
+import sys
 from datetime import date, timedelta
 from decimal import Decimal
 from io import StringIO
@@ -144,3 +147,21 @@ def test_a_config_file_that_does_not_validate_is_refused_with_its_errors(tmp_pat
     bad.write_text(json.dumps({**CONFIG, "indicators": {"SMA": {"period": 2}, "MACD": {"fast": 26, "slow": 12}}}))
     with pytest.raises(CommandError, match=r"indicators\.MACD\.slow"):
         backtest("--config", str(bad), "--csv", str(csv))
+
+
+# Imported by nothing a CSV backtest runs: pandas-ta (numba), the NYSE calendar, daphne (Twisted), alpaca-py.
+HEAVY_MODULES = ("pandas_ta", "numba", "exchange_calendars", "daphne", "twisted", "alpaca")
+
+
+def test_a_csv_backtest_process_imports_none_of_the_heavy_modules_it_does_not_use(files):
+    config, csv = files
+    script = (
+        "import sys, django; django.setup()\n"
+        "from django.core.management import call_command\n"
+        f"call_command('backtest', '--config', {str(config)!r}, '--csv', {str(csv)!r}, '--json')\n"
+        f"print('imported:', sorted(name for name in {HEAVY_MODULES!r} if name in sys.modules))"
+    )
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "tradebot.settings", "TRADEBOT_TESTING": "1"}
+    done = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, check=True)
+    assert '"trades"' in done.stdout
+    assert done.stdout.splitlines()[-1] == "imported: []"

@@ -26,6 +26,8 @@ PROGRESS_WIDTH = 30
 
 class Command(BaseCommand):
     help = "Backtest a bot, or a configuration file, over CSV bars or a date range of market data."
+    # The system checks import every URL, API router and admin: a second before a run that uses none of them.
+    requires_system_checks = []
 
     def add_arguments(self, parser):
         parser.add_argument("bot_id", nargs="?", type=int, help="the bot to backtest (or give --config)")
