@@ -13,6 +13,7 @@ MODES = {
     "api": "ops.benchmarks.api",
     "backtest": "ops.benchmarks.backtest",
     "crosscheck": "ops.benchmarks.crosscheck",
+    "csv": "ops.benchmarks.csv_backtest",
     "memory": "ops.benchmarks.memory",
     "simulated": "ops.benchmarks.simulated",
     "stream": "ops.benchmarks.stream",

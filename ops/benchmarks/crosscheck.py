@@ -32,9 +32,8 @@ import pandas as pd
 from engine.backtest import run_backtest
 from engine.config import BotConfig
 from engine.market_time import day_start, exchange_date
+from ops.benchmarks.sma_cross import ALIGNED_MARGIN, CAPITAL, FAST, SLOW, backtest
 
-CAPITAL = 10_000
-FAST, SLOW = 10, 20
 CONFIG = {
     "name": "SMA 10/20 crossover",
     "capital": CAPITAL,
@@ -43,8 +42,6 @@ CONFIG = {
     "risk_management": {"max_position_size": 1, "stop_loss": None, "take_profit": None},
     "timeframe": "1Day",
 }
-# The margin that lets backtesting.py fill an order whose open gapped above the cash, as ours does.
-ALIGNED_MARGIN = 0.5
 
 
 @dataclass(frozen=True)
@@ -126,30 +123,9 @@ def _trip(entry, exit_time, exit_price) -> RoundTrip:
 
 
 def run_backtesting_py(data: pd.DataFrame, *, our_sizing: bool, margin: float = 1.0) -> Run:
-    from backtesting import Backtest, Strategy
-    from backtesting.lib import crossover
-
-    def sma(values, period):
-        return pd.Series(values).rolling(period).mean()
-
-    class SmaCross(Strategy):
-        def init(self):
-            self.fast = self.I(sma, self.data.Close, FAST)
-            self.slow = self.I(sma, self.data.Close, SLOW)
-
-        def next(self):
-            if crossover(self.fast, self.slow) and not self.position:
-                if our_sizing:  # flat, the cash left is the equity
-                    self.buy(size=int(min(CAPITAL, self.equity) // self.data.Close[-1]))
-                else:
-                    self.buy()
-            elif crossover(self.slow, self.fast) and self.position:
-                self.position.close()
-
-    backtest = Backtest(data, SmaCross, cash=CAPITAL, commission=0, spread=0, margin=margin, finalize_trades=False)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        stats = backtest.run()
+        stats = backtest(data, our_sizing=our_sizing, margin=margin).run()
     trips = [
         RoundTrip(row.EntryTime.date(), row.ExitTime.date(), int(row.Size), float(row.EntryPrice), float(row.ExitPrice))
         for row in stats._trades.itertuples()
