@@ -6,8 +6,8 @@ class BotsConfig(AppConfig):
 
     def ready(self):
         from bots import checks, feeds
-        from market import api as market_api
+        from market import callers
         from tradebot.health import register_check
 
         register_check("broker_keys", checks.broker_keys_health)
-        market_api.serve_feeds(feeds.caller_market)
+        callers.serve_feeds(feeds.caller_market)

@@ -1,11 +1,11 @@
-"""The market API's answer to "which feed and clock may this caller use" (market.api.serve_feeds)."""
+"""The market API's answer to "which feed and clock may this caller use" (market.callers.serve_feeds)."""
 
 from django.shortcuts import get_object_or_404
 
 from bots.connections import market_for, market_status_for
 from bots.selectors import broker_account_list
 from bots.services import default_broker_account
-from market.api import CallerMarket
+from market.callers import CallerMarket
 
 
 def caller_market(user, account_id: int | None) -> CallerMarket:

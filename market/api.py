@@ -1,15 +1,10 @@
-"""/api/market-status and /api/market-data/{symbol}: the market on the caller's feed and clock.
-
-Which feed and clock a caller may use (their broker accounts') belongs to the app that owns broker
-accounts: it hands this router a resolver when it starts (`serve_feeds`), so the market imports no app.
-"""
+"""/api/market-status and /api/market-data/{symbol}: the market on the caller's feed and clock
+(market.callers: which ones a caller may use)."""
 
 import json
-from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import Annotated, Any
+from typing import Annotated
 
 from django.http import Http404
 from django.utils import timezone
@@ -19,34 +14,11 @@ from pydantic import PlainValidator, ValidationError, WithJsonSchema
 from engine.config import SYMBOL_RE
 from engine.indicators import REGISTRY, Params
 from engine.market_time import Timeframe
-from market.base import MarketData
-from market.calendar import MarketStatus
+from market.callers import caller_market
 from market.selectors import market_snapshot
 from tradebot.api_types import Id
 
 router = Router(tags=["market"])
-
-
-@dataclass(frozen=True)
-class CallerMarket:
-    feed: MarketData
-    status: Callable[[datetime], MarketStatus]
-
-
-# (user, broker_account_id or None for their default) -> their market; raises Http404 for another's.
-Resolver = Callable[[Any, int | None], CallerMarket]
-_resolver: Resolver | None = None
-
-
-def serve_feeds(resolver: Resolver) -> None:
-    global _resolver
-    _resolver = resolver
-
-
-def _caller_market(request, account_id: int | None) -> CallerMarket:
-    if _resolver is None:
-        raise RuntimeError("no app serves broker accounts' feeds (market.api.serve_feeds was never called)")
-    return _resolver(request.auth, account_id)
 
 
 class MarketStatusOut(Schema):
@@ -59,7 +31,7 @@ class MarketStatusOut(Schema):
 
 @router.get("/market-status", response=MarketStatusOut)
 def market_status(request, broker_account_id: Id | None = None):
-    return _caller_market(request, broker_account_id).status(timezone.now())
+    return caller_market(request.auth, broker_account_id).status(timezone.now())
 
 
 def _indicators(value) -> dict[str, Params]:
@@ -140,7 +112,7 @@ Symbol = Annotated[str, Field(pattern=SYMBOL_RE.pattern.replace("A-Z", "A-Za-z")
 @router.get("/market-data/{symbol}", response=MarketDataOut)
 def market_data(request, symbol: Symbol, query: Query[MarketDataQuery]):
     snapshot = market_snapshot(
-        market=_caller_market(request, query.broker_account_id).feed,
+        market=caller_market(request.auth, query.broker_account_id).feed,
         now=timezone.now(),
         symbol=symbol.upper(),
         timeframe=query.timeframe,

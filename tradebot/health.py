@@ -26,7 +26,6 @@ import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
-import redis
 from django.conf import settings
 from django.core.cache import cache
 from django.db import connection
@@ -108,6 +107,8 @@ def check_database() -> dict:
 
 
 def check_redis() -> dict:
+    import redis  # here: only the health endpoint with Redis configured needs it, every process imports this module
+
     client = redis.Redis.from_url(
         settings.REDIS_URL, socket_timeout=REDIS_TIMEOUT_SECONDS, socket_connect_timeout=REDIS_TIMEOUT_SECONDS
     )
