@@ -105,7 +105,7 @@ def _read_row_by_row(text: str, timeframe: str) -> ParsedBars:
 
 def _read_vectorised(text: str, timeframe: str) -> ParsedBars | None:
     """The file read by pandas and checked by numpy; None when its rows cannot be mapped to lines."""
-    if "\x00" in text or text.count("\r") != text.count("\r\n"):
+    if "\x00" in text or ("\r" in text and text.count("\r") != text.count("\r\n")):
         return None
     reader = csv.reader(io.StringIO(text, newline=""))
     try:
