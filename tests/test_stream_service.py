@@ -15,7 +15,7 @@ from django.db import OperationalError
 from django.test import override_settings
 
 from bots import services
-from bots.models import TickLog
+from bots.models import BookMismatch, TickLog
 from bots.stream import StreamService
 from bots.ticks import bot_tick
 from positions.models import Position
@@ -345,3 +345,15 @@ def test_a_stop_set_on_a_held_position_is_watched_from_the_next_second(market, a
     streams.push(trade("TEST", datetime.now(UTC), "78.3", 100))
     wait_for(lambda: market.orders, timeout=1.0, what="the stop's sell at Alpaca")
     assert [order["side"] for order in market.orders] == ["sell"]
+
+
+def test_the_stream_starting_reconciles_the_books_with_alpacas(market, alpaca_account, streams):
+    services.bot_start(
+        bot=BotFactory(config=dict(CONFIG, symbols=["TEST"]), owner=alpaca_account.owner, broker_account=alpaca_account)
+    )
+    market.add_position("TEST", 7, "80")  # bought by hand at Alpaca: the books hold none
+
+    with StreamService(reconcile_seconds=0.2):
+        wait_for(lambda: BookMismatch.objects.filter(account=alpaca_account, symbol="TEST").exists(), what="a mismatch")
+    mismatch = BookMismatch.objects.get(account=alpaca_account, symbol="TEST")
+    assert (mismatch.ours, mismatch.theirs) == (0, 7)
