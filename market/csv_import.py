@@ -20,7 +20,7 @@ import re
 from contextlib import closing
 from dataclasses import dataclass
 from datetime import UTC
-from functools import cache
+from functools import cache, partial
 from itertools import chain
 from pathlib import Path
 from typing import TextIO
@@ -50,16 +50,19 @@ SYMBOL = re.compile(r"[A-Z0-9][A-Z0-9.\-]{0,15}")
 EXACT_PRICE, EXACT_VOLUME = 1e9, 1e13
 # Within this of a half step after scaling, float rounding may differ from Decimal's half-even.
 TIE_MARGIN = 0.07
-# Date layouts read vectorised, as (shape, strptime format, aware): a row takes the first row's layout or is
-# left to csv_rows. In a shape "#" is a digit, "5" a digit up to 5 (minutes and seconds under 60), "±" a
-# sign, "S" (in a format "{sep}") the first row's date-time separator, " " or "T"; the rest stands for itself.
+# Date layouts read vectorised, as (shape, aware): a row takes the first row's layout or is left to
+# csv_rows. In a shape "#" is a digit, "5" a digit up to 5 (minutes and seconds under 60), "±" a sign,
+# "S" the first row's date-time separator, " " or "T"; the rest stands for itself. Every layout puts the
+# year, month, day, hour, minute, second and offset at the same places.
 FAST_DATES = (
-    ("####-##-##", "%Y-%m-%d", False),
-    ("####-##-##S##:5#", "%Y-%m-%d{sep}%H:%M", False),
-    ("####-##-##S##:5#:5#", "%Y-%m-%d{sep}%H:%M:%S", False),
-    ("####-##-##S##:5#:5#Z", "%Y-%m-%d{sep}%H:%M:%SZ", True),
-    ("####-##-##S##:5#:5#±##:##", "%Y-%m-%d{sep}%H:%M:%S%z", True),
+    ("####-##-##", False),
+    ("####-##-##S##:5#", False),
+    ("####-##-##S##:5#:5#", False),
+    ("####-##-##S##:5#:5#Z", True),
+    ("####-##-##S##:5#:5#±##:##", True),
 )
+# Years numpy reads here; others (valid for Python from 1) are left to csv_rows.
+FIRST_YEAR, LAST_YEAR = 1900, 2200
 FIELDS = ["symbol", "timeframe", "time", *BAR_COLUMNS]
 # Rows in one SQLite INSERT (within its limit on parameters): far fewer statements than one a row.
 ROWS_PER_STATEMENT = 500
@@ -119,14 +122,18 @@ def _read_vectorised(text: str, timeframe: str) -> ParsedBars | None:
     count = text.count("\n") + 1 - header_line - (1 if text.endswith("\n") else 0)
     if count <= 0:
         raise CsvImportError(["no bars in the file"])
+    data = text.encode()
+    starts = _line_starts(data, header_line, count)
+    # A date in the first column, unquoted, is read from the file's bytes: no string a row.
+    from_bytes = columns["date"] == 0 and data[starts[0] : starts[0] + 1].isdigit()
     try:
         table = pd.read_csv(
-            io.BytesIO(text.encode()),
+            io.BytesIO(data),
             header=None,
             names=range(max(columns.values()) + 1),
             skiprows=header_line,
             skip_blank_lines=False,
-            usecols=sorted(set(columns.values())),
+            usecols=sorted(set(columns.values()) - ({0} if from_bytes else set())),
             dtype={columns["date"]: str},
         )
     except (ValueError, pd.errors.ParserError):
@@ -135,8 +142,13 @@ def _read_vectorised(text: str, timeframe: str) -> ParsedBars | None:
         return None
     scaled = {name: _scaled(table[columns[name]], 1e6, EXACT_PRICE) for name in PRICE_COLUMNS}
     volume = _scaled(table[columns["volume"]], 1e2, EXACT_VOLUME)
-    times = _times(table[columns["date"]], timeframe)
-    unsure = times.isna() | np.isnan(volume)
+    if from_bytes:
+        first = data[starts[0] :].split(b",", 1)[0].decode()
+        times = _times(partial(_leading_characters, data, starts), first, timeframe, count)
+    else:
+        texts = table[columns["date"]]
+        times = _times(partial(_characters, texts), next(iter(texts.dropna()), ""), timeframe, count)
+    unsure = np.isnat(times) | np.isnan(volume)
     for value in scaled.values():
         unsure |= np.isnan(value) | (value <= 0)
     low, high = scaled["low"], scaled["high"]
@@ -154,7 +166,8 @@ def _read_vectorised(text: str, timeframe: str) -> ParsedBars | None:
         name: np.concatenate([column, [float(getattr(row, name)) for row in exact_rows]])[order]
         for name, column in values.items()
     }
-    all_times = pd.DatetimeIndex(times[sure]).append(pd.DatetimeIndex([row.time for row in exact_rows], tz=UTC))[order]
+    checked_times = pd.DatetimeIndex([row.time for row in exact_rows], tz=UTC)
+    all_times = pd.DatetimeIndex(times[sure]).tz_localize(UTC).append(checked_times)[order]
     line_numbers = line_numbers[order]
     errors += _repeats(all_times, line_numbers)
     if errors:
@@ -186,42 +199,75 @@ def _scaled(column: pd.Series, scale: float, exact_below: float) -> np.ndarray:
     return np.where(sure, steps, np.nan)
 
 
-def _times(texts: pd.Series, timeframe: str) -> pd.Series:
-    """Each row's bar time in UTC, NaT where the row is not in the file's vectorised date layout."""
-    missing = pd.Series(pd.NaT, index=texts.index, dtype="datetime64[us, UTC]")
-    first = next(iter(texts.dropna()), "")
+def _times(characters, first: str, timeframe: str, count: int) -> np.ndarray:
+    """Each of the `count` rows' bar time in UTC (naive datetime64[us]), NaT where the row is not in the first
+    row's layout or not a valid time; `characters(width)` gives the rows' code points as _characters does."""
     separator = first[10:11]
-    layout = next(
-        (
-            (shape.replace("S", separator), form.replace("{sep}", separator), aware)
-            for shape, form, aware in FAST_DATES
-            if _fits(_characters(pd.Series([first]), len(shape)), shape.replace("S", separator))[0]
-        ),
-        None,
+    shapes = [(shape.replace("S", separator), aware) for shape, aware in FAST_DATES]
+    shape, aware = next(
+        ((shape, aware) for shape, aware in shapes if _fits(_characters([first], len(shape)), shape)[0]), ("", False)
     )
-    if layout is None:
-        return missing
-    shape, form, aware = layout
-    shaped = texts.where(_fits(_characters(texts, len(shape)), shape))
+    if not shape or (len(shape) == 10 and timeframe != DAILY):
+        # No layout read here; and intraday rows need a time, which csv_rows says line by line.
+        return np.full(count, np.datetime64("NaT", "us"))
+    codes = characters(len(shape))
+    valid = _fits(codes, shape)
+    year, month, day = _digits(codes, 0, 4), _digits(codes, 5, 2), _digits(codes, 8, 2)
+    valid &= (year >= FIRST_YEAR) & (year <= LAST_YEAR) & (month >= 1) & (month <= 12) & (day >= 1)
+    month_start = np.where(valid, (year - 1970) * 12 + month - 1, 0).astype("datetime64[M]")
+    days = month_start.astype("datetime64[D]") + np.where(valid, day - 1, 0)
+    valid &= days.astype("datetime64[M]") == month_start  # no 30 February
+    seconds = np.zeros(len(codes), dtype=np.int64)
+    if len(shape) > 10:
+        hour = _digits(codes, 11, 2)
+        valid &= hour <= 23
+        seconds = hour * 3600 + _digits(codes, 14, 2) * 60 + (_digits(codes, 17, 2) if len(shape) > 16 else 0)
+    if len(shape) == 25:  # an offset, ±HH:MM
+        offset_hours, offset_minutes = _digits(codes, 20, 2), _digits(codes, 23, 2)
+        valid &= (offset_hours <= 23) & (offset_minutes <= 59)
+        sign = np.where(codes[:, 19] == ord("-"), -1, 1)
+        seconds -= sign * (offset_hours * 3600 + offset_minutes * 60)
     if timeframe == DAILY:
-        # The date as written is the session, whatever the time or offset.
-        valid = pd.to_datetime(shaped, format=form, errors="coerce", utc=aware).notna()
-        days = pd.to_datetime(shaped.where(valid).str.slice(0, 10), format="%Y-%m-%d", errors="coerce")
-        return days.dt.tz_localize(EXCHANGE_TZ).dt.tz_convert(UTC)
-    if form == "%Y-%m-%d":
-        return missing  # intraday rows need a time: csv_rows says so, line by line
+        # The date as written is the session, whatever the time or offset: its midnight in New York.
+        local = pd.DatetimeIndex(np.where(valid, days, np.datetime64("NaT")).astype("datetime64[us]"))
+        return local.tz_localize(EXCHANGE_TZ).tz_convert(UTC).tz_localize(None).to_numpy()
+    moment = np.where(valid, days.astype("datetime64[s]") + seconds, np.datetime64("NaT")).astype("datetime64[us]")
     if aware:
-        return pd.to_datetime(shaped, format=form, errors="coerce", utc=True)
-    wall = pd.to_datetime(shaped, format=form, errors="coerce")
+        return moment
     # The first of two in the repeated autumn hour; times in the spring gap are left to csv_rows to refuse.
-    local = wall.dt.tz_localize(EXCHANGE_TZ, ambiguous=np.ones(len(wall), dtype=bool), nonexistent="NaT")
-    return local.dt.tz_convert(UTC)
+    local = pd.DatetimeIndex(moment).tz_localize(
+        EXCHANGE_TZ, ambiguous=np.ones(len(moment), dtype=bool), nonexistent="NaT"
+    )
+    return local.tz_convert(UTC).tz_localize(None).to_numpy()
 
 
-def _characters(texts: pd.Series, width: int) -> np.ndarray:
+def _digits(codes: np.ndarray, start: int, length: int) -> np.ndarray:
+    """The number written in each row's code points start..start+length (digits, as _fits made sure)."""
+    number = np.zeros(len(codes), dtype=np.int64)
+    for position in range(start, start + length):
+        number = number * 10 + (codes[:, position].astype(np.int64) - ord("0"))
+    return number
+
+
+def _line_starts(data: bytes, header_line: int, count: int) -> np.ndarray:
+    """Where each of the `count` lines after line `header_line` starts in the file's bytes."""
+    ends = np.flatnonzero(np.frombuffer(data, dtype=np.uint8) == ord("\n"))
+    return np.concatenate([[0], ends + 1])[header_line : header_line + count]
+
+
+def _leading_characters(data: bytes, starts: np.ndarray, width: int) -> np.ndarray:
+    """As _characters, for the first field of each line straight from the bytes: a newline after `width`
+    bytes where the field ends there (a comma follows)."""
+    buffer = np.concatenate([np.frombuffer(data, dtype=np.uint8), np.zeros(width + 1, dtype=np.uint8)])
+    codes = buffer[starts[:, None] + np.arange(width + 1)]
+    codes[:, width] = np.where(codes[:, width] == ord(","), ord("\n"), 0)
+    return codes
+
+
+def _characters(texts, width: int) -> np.ndarray:
     """The texts' code points, a row each, `width` of them then one more: a newline if the text is exactly
     `width` long. Joined and encoded at once when every text is (the usual file), one by one otherwise."""
-    values = texts.fillna("").tolist()
+    values = [text if isinstance(text, str) else "" for text in texts]
     codes = np.frombuffer(("\n".join(values) + "\n").encode("utf-32-le"), dtype=np.uint32)
     if len(codes) == len(values) * (width + 1):
         codes = codes.reshape(len(values), width + 1)
