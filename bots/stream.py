@@ -1,8 +1,9 @@
 """The stream service: what the live streams (market.stream) carry, applied to the books and the pages.
 
-Every few seconds (and at once after a fill or a reconnect) it works out what to stream: per feed (the
-market data object's identity, so accounts sharing a feed share one connection), the symbols its
-running or paused bots trade and its open positions hold; per Alpaca account key, trade_updates. Then:
+Every few seconds, within a quarter second of a bot's start, stop or edit, and at once after a fill or
+a reconnect, it works out what to stream: per feed (the market data object's identity, so accounts
+sharing a feed share one connection), the symbols its running or paused bots trade and its open
+positions hold; per Alpaca account key, trade_updates. Then:
 - every trade goes to the exit watcher (bots.exit_watch), which sells a position whose stop-loss or
   take-profit it reaches, whatever its bot's status;
 - a trade's price goes to the pages (`price_update` to the users whose bots trade or hold the symbol)
@@ -31,6 +32,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from django.conf import settings
 from django.db import OperationalError, close_old_connections, connections
+from django.db.models import Count, Max
 from django.utils import timezone
 
 from bots.connections import account_feed
@@ -56,6 +58,7 @@ from trades.models import Trade
 logger = logging.getLogger(__name__)
 
 RECONCILE_SECONDS = 2.0
+BOT_POLL_SECONDS = 0.25  # how soon a bot's start, stop or edit changes the subscriptions
 PRICE_INTERVAL = 0.25  # at most four price events a second per symbol
 FLUSH_SECONDS = 0.05
 RETRY_SECONDS = 0.1
@@ -193,6 +196,7 @@ class StreamService:
         self.exit_watch = ExitWatch()
         self._exits: queue.SimpleQueue[tuple[Hashable, StreamTrade] | tuple[()] | None] = queue.SimpleQueue()
         self._held: set[tuple[Hashable, str]] = set()
+        self._bots_marker: tuple = ()
         self._orders = ThreadPoolExecutor(1, "stream-orders")  # one at a time: an order's updates in order
         self._work = ThreadPoolExecutor(WORKERS, "stream-work")
         self._wake = threading.Event()
@@ -244,9 +248,25 @@ class StreamService:
             finally:
                 close_old_connections()
             # A connection between sessions takes its subscriptions once it is up: look again soon.
-            self._wake.wait(self._reconcile_seconds if settled else RETRY_SECONDS)
-            self._wake.clear()
+            self._wait_for_change(self._reconcile_seconds if settled else RETRY_SECONDS)
         connections.close_all()
+
+    def _wait_for_change(self, seconds: float) -> None:
+        """Until a wake-up, a bot started, stopped, edited, created or deleted (from any process: their
+        rows change), or `seconds`."""
+        deadline = time.monotonic() + seconds
+        while not self._wake.wait(min(BOT_POLL_SECONDS, max(deadline - time.monotonic(), 0))):
+            if time.monotonic() >= deadline or self._bots_changed():
+                break
+        self._wake.clear()
+
+    def _bots_changed(self) -> bool:
+        try:
+            marker = tuple(Bot.objects.aggregate(Max("updated_at"), Count("pk")).values())
+        except OperationalError:
+            return False
+        changed, self._bots_marker = marker != self._bots_marker, marker
+        return changed
 
     def reconcile(self) -> bool:
         """Open, follow and close the connections to what the bots and positions want now; False when

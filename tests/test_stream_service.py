@@ -83,14 +83,16 @@ def wait_consuming(streams, service, symbol: str, price=1) -> None:
 
 
 def test_subscriptions_follow_bots_starting_editing_stopping_and_positions_held(
-    market, alpaca_account, streams, service
+    market, alpaca_account, streams, request
 ):
+    # Its periodic round a minute away: what follows the bots is their rows changing.
+    service = StreamService(reconcile_seconds=60, reconcile_accounts=False).start()
+    request.addfinalizer(service.stop)
     bot = services.bot_start(
         bot=BotFactory(
             config=dict(CONFIG, symbols=["AAPL", "MSFT"]), owner=alpaca_account.owner, broker_account=alpaca_account
         )
     )
-    service.reconcile_soon()
     connection = streams.wait_for_subscription("trades", "AAPL", "MSFT")
     assert connection.subscriptions["bars"] == {"AAPL", "MSFT"}
     assert connection.path == "/v2/iex"  # the account's feed
@@ -98,15 +100,13 @@ def test_subscriptions_follow_bots_starting_editing_stopping_and_positions_held(
 
     bot.symbols = ["AAPL", "TSLA"]
     bot.save()
-    service.reconcile_soon()
-    streams.wait_for_subscription("trades", "AAPL", "TSLA")
-    streams.wait_for_subscription("bars", "AAPL", "TSLA")
+    streams.wait_for_subscription("trades", "AAPL", "TSLA", timeout=1.0)
+    streams.wait_for_subscription("bars", "AAPL", "TSLA", timeout=1.0)
 
     # Stopped, the bot wants nothing, but its open position's symbol stays watched.
     PositionFactory(bot=bot, symbol="TSLA")
     services.bot_stop(bot=bot, close_positions=False)
-    service.reconcile_soon()
-    streams.wait_for_subscription("trades", "TSLA")
+    streams.wait_for_subscription("trades", "TSLA", timeout=1.0)
     assert len([c for c in streams.connections if c.kind == "data"]) == 1  # one connection all along
     wait_for(lambda: service.report()[0]["subscriptions"] == 1, what="the report following")
     [data, orders] = service.report()
