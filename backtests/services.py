@@ -24,6 +24,7 @@ from brokers.base import BrokerError
 from engine.backtest import BacktestResult, BacktestTrade, OpenPosition, run_backtest
 from engine.config import BotConfig, config_errors
 from engine.market_time import TIMEFRAMES, exchange_date
+from tradebot import metrics
 from tradebot.errors import Invalid
 
 logger = logging.getLogger(__name__)
@@ -159,6 +160,7 @@ def backtest_run(*, backtest_id: int) -> None:
     if not claimed:
         return
     backtest = Backtest.objects.select_related("bot__broker_account").get(pk=backtest_id)
+    started = time.monotonic()
     try:
         bars_by_symbol = _load_bars(backtest)
         result = run_backtest(
@@ -177,6 +179,9 @@ def backtest_run(*, backtest_id: int) -> None:
         _fail(backtest, f"unexpected error: {type(exc).__name__}: {exc}")
     else:
         _store(backtest, bars_by_symbol, result)
+    outcome = "failed" if backtest.status == Backtest.Status.FAILED else "completed"
+    metrics.BACKTESTS.labels(outcome).inc()
+    metrics.BACKTEST_SECONDS.labels(outcome).observe(time.monotonic() - started)
 
 
 def _load_bars(backtest: Backtest) -> dict[str, pd.DataFrame]:

@@ -15,6 +15,7 @@ from bots.holds import hold_after_refusal
 from bots.models import Bot, BrokerAccount, BrokerStop
 from brokers.base import Broker, OrderRejected, OrderRequest, OrderResult
 from positions.models import Position
+from tradebot import metrics
 from tradebot.errors import Conflict
 from trades.models import Trade
 from trades.services import trade_apply_result, trade_record_pending
@@ -76,7 +77,7 @@ def order_send(
             )
     except IntegrityError:
         return None
-    return _record(bot, broker, trade, _submit(broker, trade))
+    return _record(bot, broker, trade, _submit(bot, broker, trade))
 
 
 def _order_refusal(*, bot: Bot, symbol: str, side: str, quantity: int) -> str | None:
@@ -105,7 +106,7 @@ def orders_repair(*, bot: Bot, broker: Broker, now: datetime) -> list[Trade]:
             result = _too_old_to_send(trade, now)
         elif result is None:
             logger.warning("order %s never reached the broker: sending it now", trade.client_order_id)
-            result = _submit(broker, trade)
+            result = _submit(bot, broker, trade)
         repaired.append(_record(bot, broker, trade, result))
     return repaired
 
@@ -163,7 +164,17 @@ def _record(bot: Bot, broker: Broker, trade: Trade, result: OrderResult) -> Trad
     trade = trade_apply_result(trade=trade, result=result)
     hold_after_refusal(bot=bot, trade=trade)
     stops_follow_trade(trade=trade, broker=broker)
+    if trade.status != Trade.Status.PENDING:
+        _count_ended(bot, trade)
     return trade
+
+
+def _count_ended(bot: Bot, trade: Trade) -> None:
+    """Counted once: a trade is only recorded again while pending."""
+    broker = bot.broker_account.kind
+    metrics.ORDERS.labels(trade.type, trade.status, broker).inc()
+    if trade.status == Trade.Status.FILLED and trade.filled_at:
+        metrics.ORDER_TO_FILL.labels(broker).observe(max((trade.filled_at - trade.timestamp).total_seconds(), 0))
 
 
 def _too_old_to_send(trade: Trade, now: datetime) -> OrderResult:
@@ -178,14 +189,18 @@ def _pending(bot: Bot):
     return bot.trades.pending().order_by("timestamp")
 
 
-def _submit(broker: Broker, trade: Trade) -> OrderResult:
+def _submit(bot: Bot, broker: Broker, trade: Trade) -> OrderResult:
     request = OrderRequest(trade.symbol, trade.type, trade.quantity, trade.client_order_id)
+    kind = bot.broker_account.kind
+    metrics.ORDERS.labels(trade.type, "submitted", kind).inc()
     try:
         if trade.type == Trade.Type.BUY:
             _check_buying_power(broker, trade)
-        return broker.submit_order(request)
+        result = broker.submit_order(request)
     except OrderRejected as exc:
-        return _not_sent(trade, str(exc), status="failed")
+        result = _not_sent(trade, str(exc), status="failed")
+    metrics.SIGNAL_TO_ORDER.labels(kind).observe(max((timezone.now() - trade.timestamp).total_seconds(), 0))
+    return result
 
 
 def _check_buying_power(broker: Broker, trade: Trade) -> None:

@@ -31,6 +31,7 @@ from market.bar_checks import bars_problem, stale_reason
 from market.cache import day_open_price, latest_signal, recent_bars, report_feed_problem
 from positions.models import Position
 from positions.services import commission_share
+from tradebot import metrics
 from tradebot.circuits import circuit_blocks, circuit_failure, circuit_success
 from tradebot.errors import BrokerAccountUnusable, Conflict
 from tradebot.events import publish
@@ -422,10 +423,13 @@ def _decision_payload(decision: Decision) -> dict:
 
 
 def _log(bot: Bot, now: datetime, started: float, report: TickReport) -> None:
+    seconds = time.perf_counter() - started
+    metrics.TICKS.labels(report.outcome).inc()
+    metrics.TICK_SECONDS.labels(report.outcome).observe(seconds)
     TickLog.objects.create(
         bot=bot,
         started_at=now,
-        duration_ms=int((time.perf_counter() - started) * 1000),
+        duration_ms=int(seconds * 1000),
         outcome=report.outcome,
         message=report.message[:500],
         decisions=report.decisions,

@@ -113,7 +113,7 @@ class AlpacaBroker:
         self._retry = retry or RetryPolicy.from_settings()
 
     def _call(self, what: str, action: Callable[[], T]) -> T:
-        return with_retries(action, self._retry, what, circuit=self.circuit)
+        return with_retries(action, self._retry, what, api="trading", circuit=self.circuit)
 
     def account(self) -> AccountInfo:
         with alpaca_errors("account"):

@@ -19,6 +19,7 @@ from django.conf import settings
 
 from brokers.base import BrokerAuthRefused, BrokerError, BrokerUnavailable, OrderRejected
 from brokers.endpoints import EndpointRefused, EndpointUnresolved, check_endpoint
+from tradebot import metrics
 from tradebot.errors import BrokerAccountUnusable
 
 log = logging.getLogger(__name__)
@@ -128,9 +129,24 @@ def api_code(error: APIError) -> int | None:
         return None
 
 
-def with_retries[T](action: Callable[[], T], policy: RetryPolicy, what: str, *, circuit: str = "") -> T:
+def with_retries[T](action: Callable[[], T], policy: RetryPolicy, what: str, *, api: str, circuit: str = "") -> T:
     """Run `action`, retrying transient failures; BrokerUnavailable (for `circuit`) once the attempts
-    are used up. Other errors propagate untouched for the caller to classify."""
+    are used up. Other errors propagate untouched for the caller to classify. Counted in /metrics
+    under `api` (trading, market_data)."""
+    with metrics.EXTERNAL_SECONDS.labels(api).time():
+        try:
+            answer = _attempts(action, policy, what, api=api, circuit=circuit)
+        except BrokerUnavailable:
+            metrics.EXTERNAL_REQUESTS.labels(api, "unavailable").inc()
+            raise
+        except Exception:
+            metrics.EXTERNAL_REQUESTS.labels(api, "error").inc()
+            raise
+    metrics.EXTERNAL_REQUESTS.labels(api, "ok").inc()
+    return answer
+
+
+def _attempts[T](action: Callable[[], T], policy: RetryPolicy, what: str, *, api: str, circuit: str) -> T:
     attempt = 1
     while True:
         try:
@@ -145,6 +161,7 @@ def with_retries[T](action: Callable[[], T], policy: RetryPolicy, what: str, *, 
             log.warning(
                 "Alpaca %s failed (attempt %d of %d), retrying: %s", what, attempt, policy.attempts, describe(error)
             )
+            metrics.EXTERNAL_RETRIES.labels(api).inc()
             time.sleep(policy.delay(attempt - 1, retry_after(error)))
             attempt += 1
 

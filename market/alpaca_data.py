@@ -88,7 +88,11 @@ class AlpacaMarketData:
         )
         with alpaca_errors("bars"):
             barset = with_retries(
-                lambda: self._client.get_stock_bars(request), self._retry, "bars", circuit=self.circuit
+                lambda: self._client.get_stock_bars(request),
+                self._retry,
+                "bars",
+                api="market_data",
+                circuit=self.circuit,
             )
         bars = barset.data.get(symbol, [])
         if not bars:
@@ -108,7 +112,11 @@ class AlpacaMarketData:
         request = StockLatestTradeRequest(symbol_or_symbols=symbol, feed=self._feed)
         with alpaca_errors("latest trade"):
             trades = with_retries(
-                lambda: self._client.get_stock_latest_trade(request), self._retry, "latest trade", circuit=self.circuit
+                lambda: self._client.get_stock_latest_trade(request),
+                self._retry,
+                "latest trade",
+                api="market_data",
+                circuit=self.circuit,
             )
         if symbol not in trades:
             raise BrokerError(f"Alpaca has no latest trade for {symbol}")

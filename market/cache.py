@@ -21,6 +21,7 @@ from engine.market_time import DAILY, TIMEFRAMES, trading_day_start
 from engine.risk import to_price
 from engine.signals import Computer, Signal, evaluate, signal_at
 from market.base import MarketData
+from tradebot import metrics
 from tradebot.errors import Conflict
 from tradebot.health import record_market_data
 
@@ -134,9 +135,11 @@ def recent_bars(market: MarketData, symbol: str, timeframe: str, *, now: datetim
         try:
             bars = market.bars(symbol, timeframe, end=now, limit=limit)
         except Exception as exc:
+            metrics.MARKET_FETCHES.labels("error").inc()
             if _service_fault(exc):
                 _record(market, symbol, error=f"{timeframe}: {exc}")
             raise
+        metrics.MARKET_FETCHES.labels("ok").inc()
         _record(market, symbol)
         return bars
 

@@ -39,6 +39,7 @@ INSTALLED_APPS = [
     "channels",
     "django_celery_beat",
     "django_htmx",
+    "django_prometheus",
     "market",
     "accounts",
     "bots",
@@ -50,6 +51,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First and last: /metrics counts every request and its latency (django-prometheus).
+    "django_prometheus.middleware.PrometheusBeforeMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -59,6 +62,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
 
 ROOT_URLCONF = "tradebot.urls"
@@ -92,6 +96,10 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 else:
     DATABASES["default"].setdefault("CONN_MAX_AGE", 60)
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+# The same backends, counting queries and their errors for /metrics (django-prometheus).
+DATABASES["default"]["ENGINE"] = DATABASES["default"]["ENGINE"].replace(
+    "django.db.backends", "django_prometheus.db.backends"
+)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env("REDIS_URL", default="")
@@ -128,6 +136,7 @@ else:
 CELERY_BROKER_URL = REDIS_URL or "memory://localhost/"
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_IGNORE_RESULT = True
+CELERY_TASK_DEFAULT_QUEUE = "celery"
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_ACKS_LATE = True
@@ -213,6 +222,9 @@ TRADEBOT_ALPACA_ALLOWED_HOSTS = env.list("TRADEBOT_ALPACA_ALLOWED_HOSTS", defaul
 TRADEBOT_SIM_ALWAYS_OPEN = env.bool("TRADEBOT_SIM_ALWAYS_OPEN", default=True)
 # Requests per user to /api/ ("N/second|minute|hour|day"), counted in the cache (Redis when configured).
 TRADEBOT_API_RATE = env("TRADEBOT_API_RATE", default="600/minute")
+
+# GET /metrics asks for this as a bearer token; unset, only the loopback may scrape (README, "Metrics").
+TRADEBOT_METRICS_TOKEN = env("TRADEBOT_METRICS_TOKEN", default="")
 
 LOG_LEVEL = env("LOG_LEVEL", default="INFO").upper()
 LOGGING = {

@@ -9,6 +9,7 @@ Procfile's separate processes, started by honcho.
 import asyncio
 import os
 import sys
+import tempfile
 import threading
 from pathlib import Path
 
@@ -72,6 +73,8 @@ class Command(BaseCommand):
         # The Procfile's commands (daphne, celery) come from this virtualenv.
         bin_dir = str(Path(sys.executable).parent)
         env = os.environ | {"PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}"}
+        # /metrics on web adds up what all three processes counted (tradebot.metrics): a fresh directory each run.
+        env.setdefault("PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="tradebot-metrics-"))
         os.chdir(settings.BASE_DIR)
         # Replaces this process: honcho stops all three on Ctrl-C.
         os.execve(sys.executable, [sys.executable, "-m", "honcho", "start", "--port", str(port)], env)
