@@ -13,6 +13,7 @@ from ninja.security import APIKeyCookie, HttpBearer
 from ninja.utils import check_csrf
 
 from accounts.services import api_token_user
+from tradebot.logs import bind_user
 
 
 class BearerToken(HttpBearer):
@@ -21,6 +22,7 @@ class BearerToken(HttpBearer):
         if user is not None:
             # Code that reads request.user (the throttle, logging) sees the token's user too.
             request.user = user
+            bind_user(user.pk)
         return user
 
 

@@ -12,6 +12,7 @@ from decimal import Decimal
 
 import numpy as np
 import pandas as pd
+import structlog
 from django.db import transaction
 from django.utils import timezone
 from pydantic import ValidationError
@@ -28,6 +29,7 @@ from tradebot import metrics
 from tradebot.errors import Invalid
 
 logger = logging.getLogger(__name__)
+log = structlog.get_logger(__name__)
 
 # A run's size, estimated before it starts as days x bars a day x symbols. Intraday bars are counted
 # around the clock, as the simulated market makes them: a real feed has fewer, so the bound errs safe.
@@ -180,8 +182,20 @@ def backtest_run(*, backtest_id: int) -> None:
     else:
         _store(backtest, bars_by_symbol, result)
     outcome = "failed" if backtest.status == Backtest.Status.FAILED else "completed"
+    seconds = time.monotonic() - started
     metrics.BACKTESTS.labels(outcome).inc()
-    metrics.BACKTEST_SECONDS.labels(outcome).observe(time.monotonic() - started)
+    metrics.BACKTEST_SECONDS.labels(outcome).observe(seconds)
+    log.info(
+        "backtest",
+        backtest_id=backtest_id,
+        bot_id=backtest.bot_id,
+        user_id=backtest.owner_id,
+        outcome=outcome,
+        duration_ms=round(seconds * 1000, 1),
+        symbols=len(backtest.symbols),
+        trades=len(backtest.trades or []),
+        error=backtest.error,
+    )
 
 
 def _load_bars(backtest: Backtest) -> dict[str, pd.DataFrame]:

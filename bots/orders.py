@@ -5,6 +5,7 @@ import logging
 from datetime import datetime, timedelta
 from decimal import Decimal
 
+import structlog
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -21,6 +22,7 @@ from trades.models import Trade
 from trades.services import trade_apply_result, trade_record_pending
 
 logger = logging.getLogger(__name__)
+log = structlog.get_logger(__name__)
 
 # As long as a tick may hold its bot (bots.ticks.CLAIM_LEASE): an order the broker never received is
 # still the same decision within it, and a stale one after, buy or sell.
@@ -162,6 +164,19 @@ def _record(bot: Bot, broker: Broker, trade: Trade, result: OrderResult) -> Trad
     """The broker's word on the order, in the books; a refusal holds that side of the symbol; the
     position's stop resting at the broker follows what filled."""
     trade = trade_apply_result(trade=trade, result=result)
+    log.info(
+        "order",
+        bot_id=bot.pk,
+        client_order_id=trade.client_order_id,
+        order_id=trade.order_id,
+        symbol=trade.symbol,
+        side=trade.type,
+        quantity=trade.quantity,
+        filled_quantity=trade.filled_quantity,
+        price=str(trade.price) if trade.price is not None else None,
+        status=trade.status,
+        broker_answer=result.message or result.status,
+    )
     hold_after_refusal(bot=bot, trade=trade)
     stops_follow_trade(trade=trade, broker=broker)
     if trade.status != Trade.Status.PENDING:

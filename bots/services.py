@@ -3,6 +3,7 @@
 import json
 from decimal import Decimal
 
+import structlog
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
 from django.utils import timezone
@@ -18,6 +19,8 @@ from engine.config import BotConfig, config_errors
 from tradebot.errors import Conflict, Invalid
 from tradebot.events import publish
 from trades.models import Trade
+
+log = structlog.get_logger(__name__)
 
 TICK_TASK = "bots.tick"
 DEFAULT_ACCOUNT_NAME = "Paper (simulated)"
@@ -187,6 +190,7 @@ def _set_status(bot: Bot, status: str, reason: str, *, schedule: bool, until_res
         ]
     )
     _schedule(bot, enabled=schedule)
+    log.info("bot_status_changed", bot_id=bot.pk, status=status, reason=bot.status_reason)
     publish("bot_status_changed", status_payload(bot), user_id=bot.owner_id)
     return bot
 

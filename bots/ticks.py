@@ -11,6 +11,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from decimal import Decimal
 
+import structlog
 from django.db.models import Count, Q, Sum
 from django.utils import timezone
 from pydantic import ValidationError
@@ -39,6 +40,7 @@ from trades.models import Trade
 from trades.services import client_order_id
 
 logger = logging.getLogger(__name__)
+log = structlog.get_logger(__name__)
 
 # Long enough for a slow broker; a worker that dies mid-tick frees the bot when it runs out.
 CLAIM_LEASE = timedelta(minutes=2)
@@ -52,6 +54,8 @@ class TickReport:
     outcome: str  # traded | idle | skipped | held | failed
     message: str = ""
     decisions: list[dict] = field(default_factory=list)
+    orders: int = 0  # sent to the broker
+    refusals: int = 0  # refused by the broker, the order path or a hold
 
     def lines(self) -> list[str]:
         head = f"bot {self.bot_id}: {self.outcome}" + (f" ({self.message})" if self.message else "")
@@ -62,7 +66,11 @@ class TickReport:
 
 def bot_tick(*, bot_id: int, force: bool = False, now: datetime | None = None) -> TickReport:
     """Run one tick. `force` ignores the trading window and market hours, never the risk rules."""
-    now = now or timezone.now()
+    with structlog.contextvars.bound_contextvars(bot_id=bot_id):
+        return _tick(bot_id, force=force, now=now or timezone.now())
+
+
+def _tick(bot_id: int, *, force: bool, now: datetime) -> TickReport:
     started = time.perf_counter()
     lease = _claim(bot_id, now)
     if lease is None:
@@ -229,6 +237,7 @@ def _trade(bot: Bot, config: BotConfig, market, broker, now: datetime, pending: 
         may_enter = False
 
     traded = False
+    orders = refusals = 0
     holds = holds_open(bot)
     for view in views:
         if view.symbol in busy:
@@ -256,6 +265,7 @@ def _trade(bot: Bot, config: BotConfig, market, broker, now: datetime, pending: 
             continue
         if hold := holds.get((view.symbol, decision.action)):
             decisions[-1] = replace(decision, action="skip", reason=f"{hold.explanation} ({decision.reason})")
+            refusals += 1
             continue
         try:
             trade = order_send(
@@ -274,14 +284,17 @@ def _trade(bot: Bot, config: BotConfig, market, broker, now: datetime, pending: 
         except Conflict as exc:
             # Another order got there first (a manual close, a tick that outlived its lease): nothing sent.
             decisions[-1] = replace(decision, action="skip", reason=f"order refused: {exc} ({decision.reason})")
+            refusals += 1
             continue
         if trade is None:
             decisions[-1] = replace(decision, action="skip", reason=f"already ordered on this bar ({decision.reason})")
             continue
+        orders += 1
+        refusals += trade.status == Trade.Status.FAILED
         traded = traded or trade.status == Trade.Status.FILLED
         account = _after(account, trade, position, view.bar.close, day_values.get(view.symbol))
     payload = [_decision_payload(d) for d in decisions]
-    return TickReport(bot.pk, "traded" if traded else "idle", "", payload)
+    return TickReport(bot.pk, "traded" if traded else "idle", "", payload, orders=orders, refusals=refusals)
 
 
 def _bars_problem(bot: Bot, config: BotConfig, bars, now: datetime) -> str | None:
@@ -426,6 +439,14 @@ def _log(bot: Bot, now: datetime, started: float, report: TickReport) -> None:
     seconds = time.perf_counter() - started
     metrics.TICKS.labels(report.outcome).inc()
     metrics.TICK_SECONDS.labels(report.outcome).observe(seconds)
+    log.info(
+        "tick",
+        outcome=report.outcome,
+        duration_ms=round(seconds * 1000, 1),
+        orders=report.orders,
+        refusals=report.refusals,
+        message=report.message,
+    )
     TickLog.objects.create(
         bot=bot,
         started_at=now,

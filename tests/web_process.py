@@ -22,7 +22,7 @@ def _free_port() -> int:
 
 
 @contextmanager
-def running_web(log: Path, *, timeout: float = 30, **env: str):
+def running_web(log: Path, *, timeout: float = 120, **env: str):
     """Start daphne on a free loopback port; yields its base URL once it answers."""
     port = _free_port()
     environment = os.environ | {"DATABASE_URL": test_database_url()} | env

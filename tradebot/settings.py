@@ -9,6 +9,8 @@ from pathlib import Path
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
+from tradebot.logs import logging_config
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 DEFAULT_SECRET_KEY = "insecure-tradebot-development-key-change-me"
 DEVELOPMENT_ENCRYPTION_KEY = "insecure-tradebot-development-encryption-key"
@@ -59,6 +61,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # After authentication: every line logged while serving a request carries its request and user ids.
+    "tradebot.logs.RequestContextMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
@@ -227,11 +231,6 @@ TRADEBOT_API_RATE = env("TRADEBOT_API_RATE", default="600/minute")
 TRADEBOT_METRICS_TOKEN = env("TRADEBOT_METRICS_TOKEN", default="")
 
 LOG_LEVEL = env("LOG_LEVEL", default="INFO").upper()
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": LOG_LEVEL},
-    "loggers": {"django.db.backends": {"level": "INFO"}},
-}
+# JSON lines for log collectors when the processes run apart (REDIS_URL); readable text on the embedded run.
+LOG_FORMAT = env("LOG_FORMAT", default="json" if REDIS_URL else "console")
+LOGGING = logging_config(LOG_FORMAT, LOG_LEVEL)

@@ -1,6 +1,8 @@
 """/metrics adds up the counts of every process: a real Celery worker ticks a bot, a real daphne
-serves /metrics, both on PostgreSQL and Redis, sharing PROMETHEUS_MULTIPROC_DIR."""
+serves /metrics, both on PostgreSQL and Redis, sharing PROMETHEUS_MULTIPROC_DIR. The worker logs its
+tick as a JSON line through Django's handlers, with the task's and the bot's ids."""
 
+import json
 import time
 import urllib.request
 
@@ -29,7 +31,7 @@ def scrape(url: str, token: str) -> dict:
 def test_the_web_process_serves_what_the_worker_counted(monkeypatch, tmp_path):
     shared = tmp_path / "metrics"
     shared.mkdir()
-    env = {"PROMETHEUS_MULTIPROC_DIR": str(shared), "TRADEBOT_METRICS_TOKEN": "scrape-token"}
+    env = {"PROMETHEUS_MULTIPROC_DIR": str(shared), "TRADEBOT_METRICS_TOKEN": "scrape-token", "LOG_FORMAT": "json"}
     bot = services.bot_start(bot=BotFactory(config=RSI_ONLY, owner__password=None))
     monkeypatch.setitem(app.conf, "task_always_eager", False)
 
@@ -55,3 +57,9 @@ def test_the_web_process_serves_what_the_worker_counted(monkeypatch, tmp_path):
     assert any(name == "tradebot_celery_queue_depth" for name, _ in scraped)
     # Each process wrote its own file there.
     assert len({path.name.rsplit("_", 1)[-1] for path in shared.iterdir()}) >= 2
+
+    lines = [json.loads(line) for line in (tmp_path / "worker.log").read_text().splitlines() if line.startswith("{")]
+    [tick_line] = [line for line in lines if line["event"] == "tick"]
+    assert tick_line["bot_id"] == bot.pk and tick_line["task"] == "bots.tick" and tick_line["task_id"]
+    # Celery's own lines go through the same handler.
+    assert any(line["logger"].startswith("celery") for line in lines)
