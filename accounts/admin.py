@@ -1,6 +1,7 @@
 from django.contrib import admin, messages
 
 from accounts.models import ApiToken
+from accounts.notifications import admin as notifications_admin  # noqa: F401 (registers its models)
 from accounts.services import api_token_issue, api_token_revoke
 
 

@@ -31,3 +31,7 @@ class ApiToken(models.Model):
     @property
     def is_active(self) -> bool:
         return self.revoked_at is None
+
+
+# Notification settings and their delivery log live in their own module; Django finds models here.
+from accounts.notifications.models import Delivery, Notification, NotificationChannel  # noqa: E402, F401

@@ -11,6 +11,7 @@ from datetime import datetime
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from bots import notices
 from bots.models import BookMismatch, Bot, BotHold
 from tradebot.events import publish
 from trades.models import Trade
@@ -28,6 +29,7 @@ def hold_after_refusal(*, bot: Bot, trade: Trade) -> BotHold | None:
     except IntegrityError:
         return None  # already held, or this refusal already made its hold
     _announce(hold)
+    notices.hold_placed(hold=hold)
     return hold
 
 
@@ -46,6 +48,7 @@ def hold_entries_for_mismatch(*, bot: Bot, mismatch: BookMismatch) -> BotHold | 
     except IntegrityError:
         return None  # its entries on the symbol are held already
     _announce(hold)
+    notices.hold_placed(hold=hold)
     return hold
 
 

@@ -10,6 +10,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from bots import notices
 from bots.broker_stops import stop_clear_for_exit, stop_update_apply, stops_follow_trade
 from bots.connections import broker_for, market_for
 from bots.holds import hold_after_refusal
@@ -181,6 +182,7 @@ def _record(bot: Bot, broker: Broker, trade: Trade, result: OrderResult) -> Trad
     stops_follow_trade(trade=trade, broker=broker)
     if trade.status != Trade.Status.PENDING:
         _count_ended(bot, trade)
+        notices.order_ended(bot=bot, trade=trade)
     return trade
 
 
@@ -214,7 +216,9 @@ def _submit(bot: Bot, broker: Broker, trade: Trade) -> OrderResult:
         result = broker.submit_order(request)
     except OrderRejected as exc:
         result = _not_sent(trade, str(exc), status="failed")
-    metrics.SIGNAL_TO_ORDER.labels(kind).observe(max((timezone.now() - trade.timestamp).total_seconds(), 0))
+    now = timezone.now()
+    metrics.SIGNAL_TO_ORDER.labels(kind).observe(max((now - trade.timestamp).total_seconds(), 0))
+    notices.order_sent(bot=bot, now=now)
     return result
 
 

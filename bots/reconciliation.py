@@ -18,6 +18,7 @@ from django.db import transaction
 from django.db.models import Sum
 from django.utils import timezone
 
+from bots import notices
 from bots.broker_stops import stop_keep, stops_settle
 from bots.connections import broker_for, market_for
 from bots.holds import hold_entries_for_mismatch, hold_release
@@ -101,6 +102,7 @@ def _record(
     for bot in _affected_bots(account, symbol):
         hold_entries_for_mismatch(bot=bot, mismatch=mismatch)
     publish("book_mismatch", mismatch_payload(mismatch), user_id=account.owner_id)
+    notices.mismatch_found(mismatch=mismatch)
     return mismatch
 
 

@@ -10,6 +10,7 @@ from django.utils import timezone
 from django_celery_beat.models import IntervalSchedule, PeriodicTask
 from pydantic import ValidationError
 
+from bots import notices
 from bots.checks import forget_broker_keys_health
 from bots.models import Bot, BrokerAccount
 from bots.orders import position_close
@@ -191,6 +192,7 @@ def _set_status(bot: Bot, status: str, reason: str, *, schedule: bool, until_res
     )
     _schedule(bot, enabled=schedule)
     log.info("bot_status_changed", bot_id=bot.pk, status=status, reason=bot.status_reason)
+    notices.status_changed(bot=bot, until_reset=until_reset)
     publish("bot_status_changed", status_payload(bot), user_id=bot.owner_id)
     return bot
 

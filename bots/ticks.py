@@ -16,7 +16,7 @@ from django.db.models import Count, Q, Sum
 from django.utils import timezone
 from pydantic import ValidationError
 
-from bots import services
+from bots import notices, services
 from bots.connections import bar_age_clock, broker_for, market_for, market_status_for
 from bots.holds import holds_open
 from bots.models import Bot, BrokerAccount, TickLog
@@ -128,8 +128,10 @@ def _run(bot: Bot, *, force: bool, now: datetime) -> TickReport:
         market = market_for(account)
         broker = broker_for(account, market, now=now)
         circuits = [name for name in (getattr(broker, "circuit", ""), getattr(market, "circuit", "")) if name]
-        if down := next(filter(None, (circuit_blocks(name, now=now) for name in circuits)), None):
-            return TickReport(bot.pk, "held", f"the broker or its feed is {down}: entries held until it answers")
+        for name in circuits:
+            if down := circuit_blocks(name, now=now):
+                notices.broker_down(bot=bot, circuit=name, now=now)
+                return TickReport(bot.pk, "held", f"the broker or its feed is {down}: entries held until it answers")
         if not force:
             status = market_status_for(account, now)
             if not status.is_open:

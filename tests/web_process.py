@@ -15,7 +15,7 @@ from django.conf import settings
 from tests.celery_worker import test_database_url
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
@@ -24,7 +24,7 @@ def _free_port() -> int:
 @contextmanager
 def running_web(log: Path, *, timeout: float = 120, **env: str):
     """Start daphne on a free loopback port; yields its base URL once it answers."""
-    port = _free_port()
+    port = free_port()
     environment = os.environ | {"DATABASE_URL": test_database_url()} | env
     with log.open("w") as out:
         web = subprocess.Popen(

@@ -4,6 +4,7 @@ Without DATABASE_URL / REDIS_URL everything runs embedded: SQLite, Celery on an
 in-process broker, the in-memory channel layer and a local-memory cache.
 """
 
+from decimal import Decimal
 from pathlib import Path
 
 import environ
@@ -148,7 +149,7 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 # The heartbeat behind /health. `tradebot` is no installed app, so autodiscovery misses its tasks.
 # An unrun heartbeat expires: a worker that was down must not replay a backlog and look healthy.
-CELERY_IMPORTS = ["tradebot.tasks"]
+CELERY_IMPORTS = ["tradebot.tasks", "accounts.notifications.tasks"]
 CELERY_BEAT_SCHEDULE = {
     "beat_heartbeat": {"task": "tradebot.tasks.beat_heartbeat", "schedule": 30.0, "options": {"expire_seconds": 30}},
     "mark_to_market": {"task": "bots.mark_to_market", "schedule": 60.0, "options": {"expire_seconds": 60}},
@@ -163,6 +164,12 @@ CELERY_BEAT_SCHEDULE = {
     "prune_tick_logs": {"task": "bots.prune_tick_logs", "schedule": 600.0, "options": {"expire_seconds": 600}},
     # The books against the brokers' every few minutes (the stream also asks for it when it starts).
     "reconcile": {"task": "bots.reconcile", "schedule": 300.0, "options": {"expire_seconds": 300}},
+    # Notifications whose task was lost (a worker that died) go out within a minute or two anyway.
+    "notifications_flush": {
+        "task": "accounts.notifications.flush",
+        "schedule": 60.0,
+        "options": {"expire_seconds": 60},
+    },
 }
 CELERY_TIMEZONE = "UTC"
 
@@ -226,6 +233,17 @@ TRADEBOT_ALPACA_ALLOWED_HOSTS = env.list("TRADEBOT_ALPACA_ALLOWED_HOSTS", defaul
 TRADEBOT_SIM_ALWAYS_OPEN = env.bool("TRADEBOT_SIM_ALWAYS_OPEN", default=True)
 # Requests per user to /api/ ("N/second|minute|hour|day"), counted in the cache (Redis when configured).
 TRADEBOT_API_RATE = env("TRADEBOT_API_RATE", default="600/minute")
+
+# Notifications (accounts.notifications): email through Django's backend, from EMAIL_URL
+# (smtp://user:password@host:587/?tls=True); unset, mail is printed by the console backend.
+vars().update(env.email_url("EMAIL_URL", default="consolemail://"))
+DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="Tradebot <tradebot@localhost>")
+TELEGRAM_API_URL = env("TELEGRAM_API_URL", default="https://api.telegram.org")
+# Webhook hosts users may point at besides public https ones (a local receiver, an internal chat server).
+TRADEBOT_NOTIFY_ALLOWED_HOSTS = env.list("TRADEBOT_NOTIFY_ALLOWED_HOSTS", default=[])
+# "Unusual trading": more orders than this in a minute, or a realized loss beyond this in an hour (dollars).
+TRADEBOT_NOTIFY_ORDERS_PER_MINUTE = env.int("TRADEBOT_NOTIFY_ORDERS_PER_MINUTE", default=20)
+TRADEBOT_NOTIFY_HOURLY_LOSS = Decimal(env("TRADEBOT_NOTIFY_HOURLY_LOSS", default="1000"))
 
 # GET /metrics asks for this as a bearer token; unset, only the loopback may scrape (README, "Metrics").
 TRADEBOT_METRICS_TOKEN = env("TRADEBOT_METRICS_TOKEN", default="")

@@ -12,6 +12,7 @@ urlpatterns = [
     path("health", health.health, name="health"),
     path("metrics", metrics.metrics, name="metrics"),
     path("api/", api.urls),
+    path("notifications/", include("accounts.notifications.urls")),
     path("", include("bots.urls")),
     path("", include("trades.urls")),
     path("", include("positions.urls")),
