@@ -1,5 +1,6 @@
 from django.contrib import admin, messages
 
+from accounts.audit import admin as audit_admin  # noqa: F401 (registers its model)
 from accounts.models import ApiToken
 from accounts.notifications import admin as notifications_admin  # noqa: F401 (registers its models)
 from accounts.services import api_token_issue, api_token_revoke

@@ -22,7 +22,7 @@ class BearerToken(HttpBearer):
         if user is not None:
             # Code that reads request.user (the throttle, logging) sees the token's user too.
             request.user = user
-            bind_user(user.pk)
+            bind_user(user.pk, via="api")
         return user
 
 

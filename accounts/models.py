@@ -33,5 +33,7 @@ class ApiToken(models.Model):
         return self.revoked_at is None
 
 
-# Notification settings and their delivery log live in their own module; Django finds models here.
+# Notification settings, their delivery log and the audit trail live in their own packages; Django
+# finds their models here.
+from accounts.audit.models import AuditEntry  # noqa: E402, F401
 from accounts.notifications.models import Delivery, Notification, NotificationChannel  # noqa: E402, F401

@@ -6,6 +6,8 @@ from datetime import timedelta
 
 from django.utils import timezone
 
+from accounts.audit.models import AuditEntry
+from accounts.audit.services import audit_record
 from accounts.models import ApiToken
 
 TOKEN_PREFIX = "tb_"
@@ -23,6 +25,7 @@ def api_token_issue(*, token: ApiToken) -> str:
     token.token_hash = hash_secret(secret)
     token.prefix = secret[: len(TOKEN_PREFIX) + 6]
     token.save()
+    audit_record(action=AuditEntry.Action.TOKEN_ADDED, target=token, owner_id=token.user_id)
     return secret
 
 
@@ -35,6 +38,7 @@ def api_token_revoke(*, token: ApiToken) -> ApiToken:
     if token.revoked_at is None:
         token.revoked_at = timezone.now()
         token.save(update_fields=["revoked_at"])
+        audit_record(action=AuditEntry.Action.TOKEN_REVOKED, target=token, owner_id=token.user_id)
     return token
 
 

@@ -10,6 +10,8 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from accounts.audit.models import AuditEntry
+from accounts.audit.services import audit_record
 from bots import notices
 from bots.broker_stops import stop_clear_for_exit, stop_update_apply, stops_follow_trade
 from bots.connections import broker_for, market_for
@@ -267,6 +269,13 @@ def position_close(*, position: Position, reason: str = "closed by hand") -> Tra
     )
     if trade is None:
         raise Conflict("a close order for this position was already sent")
+    audit_record(
+        action=AuditEntry.Action.POSITION_CLOSED,
+        target=position,
+        owner_id=bot.owner_id,
+        bot_id=bot.pk,
+        details={"symbol": position.symbol, "quantity": position.quantity, "reason": reason, "status": trade.status},
+    )
     return trade
 
 

@@ -10,6 +10,8 @@ from django.utils import timezone
 from django_celery_beat.models import IntervalSchedule, PeriodicTask
 from pydantic import ValidationError
 
+from accounts.audit.models import AuditEntry
+from accounts.audit.services import audit_record
 from bots import notices
 from bots.checks import forget_broker_keys_health
 from bots.models import Bot, BrokerAccount
@@ -22,8 +24,15 @@ from tradebot.events import publish
 from trades.models import Trade
 
 log = structlog.get_logger(__name__)
+Action = AuditEntry.Action
 
 TICK_TASK = "bots.tick"
+STATUS_ACTIONS = {
+    Bot.Status.RUNNING: Action.BOT_STARTED,
+    Bot.Status.PAUSED: Action.BOT_PAUSED,
+    Bot.Status.STOPPED: Action.BOT_STOPPED,
+    Bot.Status.ERROR: Action.BOT_ERRORED,
+}
 DEFAULT_ACCOUNT_NAME = "Paper (simulated)"
 
 
@@ -76,6 +85,7 @@ def bot_create(*, owner, config: BotConfig, broker_account: BrokerAccount | None
     _check_stop_at_broker(config, bot.broker_account)
     bot.apply_config(config)
     bot.save()
+    audit_record(action=Action.BOT_CREATED, target=bot, owner_id=bot.owner_id, bot_id=bot.pk)
     return bot
 
 
@@ -92,6 +102,7 @@ def bot_update(*, bot: Bot, config: BotConfig, broker_account: BrokerAccount | N
     _check_stop_at_broker(config, bot.broker_account)
     bot.apply_config(config)
     bot.save()
+    audit_record(action=Action.BOT_CHANGED, target=bot, owner_id=bot.owner_id, bot_id=bot.pk)
     if bot.periodic_task_id:
         _schedule(bot, enabled=bot.status in (Bot.Status.RUNNING, Bot.Status.PAUSED))
     return bot
@@ -107,6 +118,7 @@ def bot_delete(*, bot: Bot) -> None:
         raise Conflict("the bot has orders still pending at its broker: wait for them to settle first")
     if bot.periodic_task_id:
         PeriodicTask.objects.filter(pk=bot.periodic_task_id).delete()
+    audit_record(action=Action.BOT_DELETED, target=bot, owner_id=bot.owner_id, bot_id=bot.pk)
     bot.delete()
 
 
@@ -192,6 +204,13 @@ def _set_status(bot: Bot, status: str, reason: str, *, schedule: bool, until_res
     )
     _schedule(bot, enabled=schedule)
     log.info("bot_status_changed", bot_id=bot.pk, status=status, reason=bot.status_reason)
+    audit_record(
+        action=STATUS_ACTIONS[status],
+        target=bot,
+        owner_id=bot.owner_id,
+        bot_id=bot.pk,
+        details={"reason": bot.status_reason},
+    )
     notices.status_changed(bot=bot, until_reset=until_reset)
     publish("bot_status_changed", status_payload(bot), user_id=bot.owner_id)
     return bot
@@ -297,7 +316,11 @@ def _broker_account_save(account: BrokerAccount, *, api_key: str, secret_key: st
     if api_key:
         account.set_credentials(api_key, secret_key)
         transaction.on_commit(forget_broker_keys_health)
+    action = Action.ACCOUNT_ADDED if account.pk is None else Action.ACCOUNT_CHANGED
     account.save()
+    # Whether the keys changed, never the keys.
+    details = {"kind": account.kind, "paper": account.paper, "new_keys": bool(api_key)}
+    audit_record(action=action, target=account, owner_id=account.owner_id, details=details)
     return account
 
 
@@ -343,4 +366,5 @@ def _broker_account_errors(account: BrokerAccount, *, api_key: str, secret_key: 
 def broker_account_delete(*, account: BrokerAccount) -> None:
     if account.bots.exists():
         raise Conflict("bots use this broker account: move or delete them first")
+    audit_record(action=Action.ACCOUNT_REMOVED, target=account, owner_id=account.owner_id)
     account.delete()

@@ -99,9 +99,9 @@ class RequestContextMiddleware:
         return response
 
 
-def bind_user(user_id: int) -> None:
+def bind_user(user_id: int, *, via: str) -> None:
     """For callers known only after the middleware ran (an API token)."""
-    bind_contextvars(user_id=user_id)
+    bind_contextvars(user_id=user_id, via=via)
 
 
 def task_started(task_id: str, task_name: str) -> None:

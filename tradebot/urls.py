@@ -13,6 +13,7 @@ urlpatterns = [
     path("metrics", metrics.metrics, name="metrics"),
     path("api/", api.urls),
     path("notifications/", include("accounts.notifications.urls")),
+    path("audit/", include("accounts.audit.urls")),
     path("", include("bots.urls")),
     path("", include("trades.urls")),
     path("", include("positions.urls")),
