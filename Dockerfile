@@ -25,9 +25,11 @@ COPY . .
 # let collectstatic import them.
 RUN SECRET_KEY=build-time-only TRADEBOT_ENCRYPTION_KEY=build-time-only \
     python manage.py collectstatic --noinput --verbosity 0 \
-    && useradd --system --uid 10001 --no-create-home tradebot
+    && useradd --system --uid 10001 --no-create-home tradebot \
+    && install -d -o tradebot /var/lib/tradebot-metrics
 
-# The code, the packages and the static files stay root-owned: the app cannot rewrite itself.
+# The code, the packages and the static files stay root-owned: the app cannot rewrite itself. The
+# metrics directory is the app's (docker-compose mounts a volume there, which starts with its owner).
 USER tradebot
 EXPOSE 8000
 CMD ["daphne", "--bind", "0.0.0.0", "--port", "8000", "tradebot.asgi:application"]

@@ -74,6 +74,6 @@ $(PY):
 
 # Secrets made once and kept: TRADEBOT_ENCRYPTION_KEY decrypts the broker keys stored in the database.
 .env: | $(PY)
-	@$(PY) -c 'from secrets import token_urlsafe as t; print(f"# Written once by make run. Keep it: TRADEBOT_ENCRYPTION_KEY decrypts stored broker keys.\nSECRET_KEY={t(50)}\nTRADEBOT_ENCRYPTION_KEY={t(32)}\nDEBUG=off")' > $@.tmp
+	@$(PY) -c 'from secrets import token_urlsafe as t; print(f"# Written once by make run. Keep it: TRADEBOT_ENCRYPTION_KEY decrypts stored broker keys.\nSECRET_KEY={t(50)}\nTRADEBOT_ENCRYPTION_KEY={t(32)}\nTRADEBOT_METRICS_TOKEN={t(32)}\nGRAFANA_ADMIN_PASSWORD={t(16)}\nDEBUG=off")' > $@.tmp
 	@mv $@.tmp $@
 	@echo "Wrote .env with a new SECRET_KEY and TRADEBOT_ENCRYPTION_KEY"

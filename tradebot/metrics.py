@@ -19,12 +19,16 @@ from collections.abc import Callable, Iterable
 
 import redis
 from django.conf import settings
+from django.core.cache import cache
 from django.http import HttpResponse, HttpResponseForbidden
+from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest, multiprocess
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import REGISTRY
+
+from tradebot import health
 
 # Seconds: a tick is usually well under one; a slow broker with retries can take tens.
 TICK_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
@@ -115,7 +119,22 @@ def celery_queue_depth() -> Iterable[Metric]:
     yield family
 
 
+def heartbeat_ages() -> Iterable[Metric]:
+    """Seconds since beat last sent its heartbeat and a worker last ran one (/health's own notes)."""
+    family = GaugeMetricFamily(
+        "tradebot_heartbeat_age_seconds",
+        "Seconds since beat sent, or a worker ran, the last heartbeat",
+        labels=["process"],
+    )
+    now = timezone.now()
+    for process, key in (("beat", health.BEAT_SENT_KEY), ("worker", health.HEARTBEAT_KEY)):
+        if (last := cache.get(key)) is not None:
+            family.add_metric([process], (now - last).total_seconds())
+    yield family
+
+
 register_collector(celery_queue_depth)
+register_collector(heartbeat_ages)
 
 
 class _ThisProcess:
