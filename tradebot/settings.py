@@ -239,6 +239,10 @@ TRADEBOT_API_RATE = env("TRADEBOT_API_RATE", default="600/minute")
 vars().update(env.email_url("EMAIL_URL", default="consolemail://"))
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="Tradebot <tradebot@localhost>")
 TELEGRAM_API_URL = env("TELEGRAM_API_URL", default="https://api.telegram.org")
+# Events for one channel within this many seconds go out as one message; a failing channel is retried
+# after each of these pauses, then its deliveries are marked failed.
+TRADEBOT_NOTIFY_BUNDLE_SECONDS = env.float("TRADEBOT_NOTIFY_BUNDLE_SECONDS", default=10.0)
+TRADEBOT_NOTIFY_RETRY_SECONDS = env.list("TRADEBOT_NOTIFY_RETRY_SECONDS", cast=float, default=[30.0, 120.0, 600.0])
 # Webhook hosts users may point at besides public https ones (a local receiver, an internal chat server).
 TRADEBOT_NOTIFY_ALLOWED_HOSTS = env.list("TRADEBOT_NOTIFY_ALLOWED_HOSTS", default=[])
 # "Unusual trading": more orders than this in a minute, or a realized loss beyond this in an hour (dollars).

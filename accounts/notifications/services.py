@@ -9,6 +9,7 @@ import uuid
 from datetime import timedelta
 
 import structlog
+from django.conf import settings
 from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
@@ -24,9 +25,6 @@ from tradebot.errors import Invalid
 logger = logging.getLogger(__name__)
 log = structlog.get_logger(__name__)
 
-# Events for one channel within this many seconds go out as one message.
-BUNDLE_SECONDS = 10
-MAX_ATTEMPTS = len(tasks.RETRY_PAUSES) + 1
 # A delivery taken by a task that died is taken again after this long.
 STALE_CLAIM_SECONDS = 600
 
@@ -60,7 +58,12 @@ def _record(*, user_id: int, event: str, key: str, title: str, body: str, bot_id
 def _schedule(channel_id: int) -> None:
     # The task sends whatever is pending for the channel by then, so the events of the next few seconds
     # go out with this one in a single message, and the tasks queued for them find nothing left to send.
-    tasks.deliver.apply_async(args=[channel_id], countdown=BUNDLE_SECONDS)
+    tasks.deliver.apply_async(args=[channel_id], countdown=settings.TRADEBOT_NOTIFY_BUNDLE_SECONDS)
+
+
+def max_attempts() -> int:
+    """The first attempt and one per retry pause."""
+    return len(settings.TRADEBOT_NOTIFY_RETRY_SECONDS) + 1
 
 
 class DeliveryFailed(Exception):
@@ -97,7 +100,7 @@ def channel_deliver(*, channel_id: int) -> int:
 
 
 def _failed(channel: NotificationChannel, batch: list[Delivery], claim: uuid.UUID, reason: str) -> int:
-    retry = min(delivery.attempts for delivery in batch) < MAX_ATTEMPTS
+    retry = min(delivery.attempts for delivery in batch) < max_attempts()
     status = Delivery.Status.PENDING if retry else Delivery.Status.FAILED
     Delivery.objects.filter(claim=claim).update(status=status, error=reason[:500], claim=None)
     metrics.NOTIFICATIONS.labels(channel.kind, "retried" if retry else "failed").inc()
@@ -108,8 +111,8 @@ def _failed(channel: NotificationChannel, batch: list[Delivery], claim: uuid.UUI
 def pending_flush() -> int:
     """The backstop for a lost task: channels with deliveries pending past the bundling window."""
     now = timezone.now()
-    never_tried = Q(attempts=0, created_at__lt=now - timedelta(seconds=2 * BUNDLE_SECONDS))
-    retry_lost = Q(claimed_at__lt=now - timedelta(seconds=2 * max(tasks.RETRY_PAUSES)))
+    never_tried = Q(attempts=0, created_at__lt=now - timedelta(seconds=2 * settings.TRADEBOT_NOTIFY_BUNDLE_SECONDS))
+    retry_lost = Q(claimed_at__lt=now - timedelta(seconds=2 * max(settings.TRADEBOT_NOTIFY_RETRY_SECONDS)))
     pending = Delivery.objects.filter(never_tried | retry_lost, status=Delivery.Status.PENDING)
     channels = set(pending.values_list("channel_id", flat=True))
     for channel_id in channels:

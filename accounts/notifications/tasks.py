@@ -1,12 +1,17 @@
 """Sending notifications: a task per channel, retried with growing pauses while the channel fails."""
 
 from celery import shared_task
-
-# Seconds before each retry of a failing channel (then its deliveries are marked failed).
-RETRY_PAUSES = (30, 120, 600)
+from django.conf import settings
 
 
-@shared_task(name="accounts.notifications.deliver", bind=True, ignore_result=True, max_retries=len(RETRY_PAUSES))
+def retry_pause(retries: int) -> float:
+    """Seconds before the next attempt of a failing channel (TRADEBOT_NOTIFY_RETRY_SECONDS)."""
+    pauses = settings.TRADEBOT_NOTIFY_RETRY_SECONDS
+    return pauses[min(retries, len(pauses) - 1)]
+
+
+# No max_retries: the deliveries count their attempts (services.max_attempts) and stop the retrying.
+@shared_task(name="accounts.notifications.deliver", bind=True, ignore_result=True, max_retries=None)
 def deliver(self, channel_id: int):
     # Imported here: the service queues this task, and the task runs the service (Celery's usual loop).
     from accounts.notifications.services import DeliveryFailed, channel_deliver
@@ -17,7 +22,7 @@ def deliver(self, channel_id: int):
         if exc.retry:
             # Returned, not raised: the retry is queued all the same, and an eager run (the embedded
             # tests) runs it at once instead of handing the Retry to whoever queued the task.
-            return self.retry(countdown=RETRY_PAUSES[min(self.request.retries, len(RETRY_PAUSES) - 1)], throw=False)
+            return self.retry(countdown=retry_pause(self.request.retries), throw=False)
     return None
 
 

@@ -9,7 +9,7 @@ from django.test import override_settings
 
 from accounts.notifications.events import Event
 from accounts.notifications.models import Delivery, Notification, NotificationChannel
-from accounts.notifications.services import MAX_ATTEMPTS, channel_save, channel_test, notify
+from accounts.notifications.services import channel_save, channel_test, max_attempts, notify
 from accounts.notifications.tasks import deliver
 from tests.webhook_receiver import WebhookReceiver
 
@@ -97,14 +97,14 @@ def test_a_channel_that_does_not_want_the_event_gets_nothing(user, receiver):
 
 def test_a_failing_channel_is_retried_then_shown_failed(user, receiver, client):
     channel(user, "slack", receiver)
-    receiver.fail_next(MAX_ATTEMPTS)
+    receiver.fail_next(max_attempts())
 
     fill(user)
 
     delivery = Delivery.objects.get()
     assert (delivery.status, delivery.attempts, delivery.error) == (
         "failed",
-        MAX_ATTEMPTS,
+        max_attempts(),
         "the receiver answered HTTP 500",
     )
     assert receiver.received == []
