@@ -13,7 +13,7 @@ from bots.models import Bot, BotHold
 from tradebot.circuits import circuit_state
 from trades.models import Trade
 
-# A broker or feed that does not answer for this long is worth waking someone for.
+# A broker, a feed or a stream that does not answer for this long is worth waking someone for.
 DOWN_FOR = timedelta(minutes=5)
 EXITS = ("stop-loss", "take-profit")
 
@@ -144,12 +144,13 @@ def mismatch_found(*, mismatch) -> None:
     )
 
 
-def stream_disconnected(*, user_id: int, account_name: str, since: datetime, reason: str = "") -> None:
-    """For the market stream: a user's stream dropped and has not come back."""
+def stream_down(*, account, since: datetime) -> None:
+    """The account's market data stream dropped (or never connected) and is still down: told once per outage."""
+    minutes = (timezone.now() - since).total_seconds() / 60
     notify(
-        user_id=user_id,
+        user_id=account.owner_id,
         event=Event.STREAM_DOWN,
-        key=f"stream:{account_name}:{since:%Y%m%dT%H%M%S}",
-        title=f"{account_name}: the market stream disconnected",
-        body=reason or "prices and fills fall back to polling until it reconnects",
+        key=f"stream:{account.pk}:{since:%Y%m%dT%H%M%S}",
+        title=f"{account.name}: the market stream has been down for {minutes:.0f} min",
+        body="Ticks and stop-loss checks fall back to polling until it reconnects.",
     )

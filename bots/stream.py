@@ -35,6 +35,7 @@ from django.db import OperationalError, close_old_connections, connections
 from django.db.models import Count, Max
 from django.utils import timezone
 
+from bots import notices
 from bots.connections import account_feed
 from bots.exit_watch import ExitWatch
 from bots.maintenance import pending_orders_settle
@@ -50,6 +51,7 @@ from market.sim_stream import StreamBar, StreamTrade
 from market.stream import AlpacaMarketStream, AlpacaOrderStream, SimulatedStream
 from positions.models import Position
 from positions.services import position_mark
+from tradebot import metrics
 from tradebot.errors import BrokerAccountUnusable
 from tradebot.events import publish_many
 from tradebot.health import record_stream
@@ -295,7 +297,18 @@ class StreamService:
                 account=key, url=url, api_key=api_key, secret_key=secret_key, paper=paper, sink=self
             )
         record_stream(self.report())
+        self._tell_streams_down(wants)
         return settled
+
+    def _tell_streams_down(self, wants: Wants) -> None:
+        """The owners of the accounts behind a market data stream down for minutes hear of it once."""
+        now = time.time()
+        for feed, stream in self.market_streams.items():
+            since, want = stream.state.down_since, wants.feeds.get(feed)
+            if since is None or want is None or now - since < notices.DOWN_FOR.total_seconds():
+                continue
+            for account in BrokerAccount.objects.filter(pk__in=want.account_ids):
+                notices.stream_down(account=account, since=datetime.fromtimestamp(since, UTC))
 
     def _market_stream(self, feed: Hashable, want: FeedWant) -> AlpacaMarketStream | SimulatedStream:
         account = want.account
@@ -320,20 +333,24 @@ class StreamService:
 
     def trade(self, feed: Hashable, trade: StreamTrade) -> None:
         self.messages += 1
+        metrics.stream_event("data", "trade", lag_seconds=time.time() - trade.at.timestamp())
         if self.exit_watch.watches(feed, trade.symbol):  # most symbols have no stop to watch
             self._exits.put((feed, trade))
         self.prices.offer(feed, trade)
 
     def bar(self, feed: Hashable, bar: StreamBar) -> None:
         self.messages += 1
+        metrics.stream_event("data", "bar")
         self._work.submit(self._guarded, self._bar_closed, feed, bar)
 
     def order_update(self, account: Hashable, event: str, result: OrderResult) -> None:
         self.messages += 1
+        metrics.stream_event("trading", "order_update")
         self._orders.submit(self._guarded, self._order_update, account, event, result)
 
     def gap(self, source: Hashable, since: datetime) -> None:
         logger.warning("stream %s reconnected; back-filling since %s", source, since.isoformat())
+        metrics.stream_event("data" if source in self.market_streams else "trading", "reconnected")
         self._resend.add(source)
         self._wake.set()
         self._work.submit(self._guarded, self._backfill, source, since)

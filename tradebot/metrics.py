@@ -72,7 +72,9 @@ BACKTEST_SECONDS = Histogram(
     "tradebot_backtest_duration_seconds", "How long a backtest ran", ["outcome"], buckets=BACKTEST_BUCKETS
 )
 STREAM_EVENTS = Counter(
-    "tradebot_stream_events", "Stream connections, disconnections and messages, by stream and kind", ["stream", "kind"]
+    "tradebot_stream_events",
+    "Stream messages and reconnections, by stream (data, trading) and kind",
+    ["stream", "kind"],
 )
 STREAM_LAG = Histogram(
     "tradebot_stream_lag_seconds",
@@ -88,8 +90,8 @@ NOTIFICATIONS = Counter(
 
 
 def stream_event(stream: str, kind: str, *, lag_seconds: float | None = None) -> None:
-    """For the market stream: `stream` is "data" or "trading", `kind` one of connected, disconnected,
-    message; a message's lag (its timestamp to now) when it has one."""
+    """The stream service's messages: `stream` is "data" or "trading", `kind` trade, bar, order_update
+    or reconnected; a trade's lag (its exchange timestamp to now)."""
     STREAM_EVENTS.labels(stream, kind).inc()
     if lag_seconds is not None:
         STREAM_LAG.labels(stream).observe(max(lag_seconds, 0.0))
@@ -133,7 +135,21 @@ def heartbeat_ages() -> Iterable[Metric]:
     yield family
 
 
+def stream_connections() -> Iterable[Metric]:
+    """The stream service's connections as it last reported them (tradebot.health.record_stream)."""
+    family = GaugeMetricFamily(
+        "tradebot_stream_connections", "The stream service's connections, by state (connected, down)", labels=["state"]
+    )
+    report = cache.get(health.STREAM_KEY)
+    if report is not None:
+        connected = sum(1 for connection in report["connections"] if connection.get("connected"))
+        family.add_metric(["connected"], connected)
+        family.add_metric(["down"], len(report["connections"]) - connected)
+    yield family
+
+
 register_collector(celery_queue_depth)
+register_collector(stream_connections)
 register_collector(heartbeat_ages)
 
 
