@@ -22,10 +22,14 @@ BUDGET_SECONDS = 0.5
 
 def test_a_streamed_trade_moves_the_price_and_the_pnl_on_the_dashboard_within_500_ms(asgi_server, page):
     trader = UserFactory(username="streamer", password=PASSWORD)
-    bot = services.bot_start(
-        bot=BotFactory(
-            owner=trader,
-            config={"name": "Live", "capital": 10000, "symbols": ["AAPL"], "indicators": {"RSI": {"period": 14}}},
+    # On the server's loop, as the other browser tests do: Playwright runs an event loop in this thread,
+    # where starting the bot could not publish its status.
+    bot = asgi_server.call(
+        lambda: services.bot_start(
+            bot=BotFactory(
+                owner=trader,
+                config={"name": "Live", "capital": 10000, "symbols": ["AAPL"], "indicators": {"RSI": {"period": 14}}},
+            )
         )
     )
     position = PositionFactory(
