@@ -22,6 +22,7 @@ from positions.models import Position
 from tests.alpaca_stream_stub import TRADING, bar, order_update, trade
 from tests.factories import BotFactory, BrokerAccountFactory, PositionFactory
 from tests.test_alpaca_ticks import AFTER_FALL, CONFIG, START, falling_bars, fast_retries  # noqa: F401
+from tradebot import health
 from tradebot.events import user_group
 from trades.models import Trade
 
@@ -112,6 +113,9 @@ def test_subscriptions_follow_bots_starting_editing_stopping_and_positions_held(
     [data, orders] = service.report()
     assert (data["name"], data["connected"], data["reconnects"]) == ("alpaca data iex", True, 0)
     assert (orders["name"], orders["connected"]) == ("alpaca trade_updates", True)
+    # The same, as /health shows it from any process (through the cache).
+    wait_for(lambda: health.check_stream()["connections"][0]["subscriptions"] == 1, what="/health following")
+    assert health.check_stream()["ok"]
 
 
 def test_a_stream_dropped_mid_session_reconnects_resubscribes_and_back_fills(market, alpaca_account, streams, service):
