@@ -27,7 +27,6 @@ from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from functools import partial
 from urllib.parse import urlsplit, urlunsplit
 
 from django.conf import settings
@@ -396,11 +395,7 @@ class StreamService:
                 self._guarded(self.exit_watch.refresh)
             if item == REFRESH:
                 continue
-            try:
-                self._run_in(partial(self.watch_exits, *item))
-            except Exception:
-                # The watcher tries a failed exit again on a later trade; this one is not retried here.
-                logger.exception("the exit watcher failed on a trade of %s", item[1].symbol)
+            self._guarded(self.watch_exits, *item)  # again if the database was busy: one order per trigger
         connections.close_all()
 
     @property
