@@ -21,6 +21,7 @@ from decimal import ROUND_DOWN, Decimal
 from django.db import transaction
 from django.utils import timezone
 
+from bots import notices
 from bots.models import Bot, BrokerAccount, BrokerStop
 from brokers.base import Broker, BrokerError, OrderRejected, OrderResult, StopRequest
 from positions.models import Position
@@ -282,4 +283,7 @@ def _record_fill(stop: BrokerStop, result: OrderResult) -> Trade:
         logger.info(
             "stop %s filled at the broker: %s of %s", stop.client_order_id, result.filled_quantity, stop.quantity
         )
-    return trade_apply_result(trade=trade, result=result)
+    trade = trade_apply_result(trade=trade, result=result)
+    if trade.status != Trade.Status.PENDING:
+        notices.order_ended(bot=position.bot, trade=trade)
+    return trade

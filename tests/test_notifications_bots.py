@@ -9,8 +9,11 @@ from django.test import override_settings
 from accounts.notifications.events import CHOOSABLE
 from accounts.notifications.services import channel_save
 from bots import services
+from bots.maintenance import broker_stops_settle
 from bots.ticks import bot_tick
-from tests import test_alpaca_ticks
+from positions.models import Position
+from tests import test_alpaca_ticks, test_broker_stops
+from tests.factories import BotFactory
 from tests.test_alpaca_ticks import AFTER_FALL, fast_retries  # noqa: F401
 from tests.webhook_receiver import WebhookReceiver
 from tradebot.circuits import FAILURES_TO_OPEN
@@ -58,3 +61,16 @@ def test_a_broker_down_for_minutes_is_told_once(market, bot, titles):
         bot_tick(bot_id=bot.pk, now=AFTER_FALL + timedelta(minutes=minute))
     [title] = titles()
     assert "the broker or its feed has been down for" in title
+
+
+def test_a_stop_filled_at_alpaca_is_told_as_a_stop_loss_hit(market, alpaca_account, titles):
+    stops_bot = services.bot_start(
+        bot=BotFactory(config=test_broker_stops.STOP_CONFIG, owner=alpaca_account.owner, broker_account=alpaca_account)
+    )
+    bot_tick(bot_id=stops_bot.pk, now=AFTER_FALL)
+    position = Position.objects.get(bot=stops_bot, is_open=True)
+    market.fill_stop(f"tb-stop-{position.pk}-1", "78.35")
+
+    broker_stops_settle()
+
+    assert f"{stops_bot.name}: stop-loss at broker hit on TEST, sold 12 at 78.35" in titles()
