@@ -156,7 +156,7 @@ def _history(trades: QuerySet[Trade]) -> History:
     return History(
         days=list(daily),
         daily_pnl=list(daily.values()),
-        by_bot=_breakdown(rows, _bot_key),
+        by_bot=_breakdown(rows, _bot_key, with_bot=True),
         by_symbol=_breakdown(rows, lambda row: row["symbol"]),
         bot_days={key: dict(days) for key, days in bot_days.items()},
         symbol_days={key: dict(days) for key, days in symbol_days.items()},
@@ -189,14 +189,15 @@ def _bot_key(row: dict) -> str:
     return row["bot_name"]
 
 
-def _breakdown(rows: list[dict], key) -> list[Breakdown]:
-    """Rows summed per key, the largest P&L first."""
+def _breakdown(rows: list[dict], key, *, with_bot: bool = False) -> list[Breakdown]:
+    """Rows summed per key, the largest P&L first; `with_bot` keeps each key's bot id (a bot's rows)."""
     totals: dict[str, dict] = {}
     for row in rows:
         total = totals.setdefault(
             key(row),
-            {"trades": 0, "wins": 0, "pnl": ZERO, "gross_profit": ZERO, "gross_loss": ZERO, "bot_id": row["bot_id"]},
-        )
+            {"trades": 0, "wins": 0, "pnl": ZERO, "gross_profit": ZERO, "gross_loss": ZERO,
+             "bot_id": row["bot_id"] if with_bot else None},
+        )  # fmt: skip
         total["trades"] += row["count"]
         total["wins"] += row["wins"]
         for name in ("pnl", "gross_profit", "gross_loss"):
