@@ -34,7 +34,10 @@
     var style = getComputedStyle(box);
     return {
       autoSize: true,
-      layout: { background: { type: "solid", color: "transparent" }, textColor: style.color, fontFamily: style.fontFamily },
+      layout: {
+        background: { type: "solid", color: "transparent" }, textColor: style.color, fontFamily: style.fontFamily,
+        panes: { separatorColor: "rgba(128, 128, 128, 0.3)" },
+      },
       grid: { vertLines: { color: "rgba(128, 128, 128, 0.12)" }, horzLines: { color: "rgba(128, 128, 128, 0.12)" } },
       rightPriceScale: { borderVisible: false },
       timeScale: {
