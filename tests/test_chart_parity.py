@@ -26,9 +26,10 @@ INDICATORS = {
 }
 
 
-def test_the_chart_draws_the_values_the_tick_decided_on(user):
+@pytest.mark.parametrize("timeframe", ["1Min", "15Min", "1Day"])
+def test_the_chart_draws_the_values_the_tick_decided_on(user, timeframe):
     clear_caches()
-    config = {**DESIGN_CONFIG, "symbols": ["AAPL"], "indicators": INDICATORS}
+    config = {**DESIGN_CONFIG, "symbols": ["AAPL"], "indicators": INDICATORS, "timeframe": timeframe}
     bot = services.bot_start(bot=BotFactory(owner=user, config=config))
 
     bot_tick(bot_id=bot.pk, force=True, now=NOW)
