@@ -13,7 +13,7 @@ positions hold; per Alpaca account key, trade_updates. Then:
 - an order update is applied to its pending trade by the repair's own path (bots.orders), so a fill
   seen by stream before the order's HTTP answer, or twice, is recorded once;
 - after a gap (a connection back after a drop) the minute bars missed are fetched over REST and handled
-  like streamed ones, and pending orders are settled over REST.
+  like streamed ones, and pending orders and stops resting at Alpaca are settled over REST.
 Handlers run off the streams' reading loops, in this service's threads.
 """
 
@@ -37,7 +37,7 @@ from django.utils import timezone
 from bots import notices
 from bots.connections import account_feed
 from bots.exit_watch import ExitWatch
-from bots.maintenance import pending_orders_settle
+from bots.maintenance import broker_stops_settle, pending_orders_settle
 from bots.models import Bot, BrokerAccount
 from bots.orders import order_update_apply
 from bots.reconciliation import accounts_reconcile
@@ -449,7 +449,9 @@ class StreamService:
         """What a connection missed while down: order updates are settled over REST, minute bars are
         fetched and handled as if streamed (their last close becomes the price)."""
         if source in self.wants.order_accounts:
-            pending_orders_settle(account_ids=[account.pk for account in self.wants.order_accounts[source]])
+            account_ids = [account.pk for account in self.wants.order_accounts[source]]
+            pending_orders_settle(account_ids=account_ids)
+            broker_stops_settle(account_ids=account_ids)  # a stop resting at Alpaca may have filled meanwhile
             return
         want = self.wants.feeds.get(source)
         if want is None:

@@ -282,6 +282,25 @@ def test_trade_updates_reconnect_and_settle_what_was_missed_over_rest(market, al
     assert Trade.objects.get(bot=bot).price == Decimal("80.1")
 
 
+def test_a_resting_stop_filled_while_trade_updates_were_down_closes_its_position_after_the_reconnect(
+    market, alpaca_account, streams, service
+):
+    config = dict(CONFIG, risk_management=dict(CONFIG["risk_management"], stop_at_broker=True))
+    bot = services.bot_start(bot=BotFactory(config=config, owner=alpaca_account.owner, broker_account=alpaca_account))
+    service.reconcile_soon()
+    streams.wait_for_listener()
+    fast_backoff(service)
+    bot_tick(bot_id=bot.pk, now=AFTER_FALL)
+    position = Position.objects.get(bot=bot, is_open=True)
+
+    streams.drop(TRADING)
+    market.fill_stop(f"tb-stop-{position.pk}-1", "78.35")  # while the stream was down: only REST tells
+    streams.wait_until(lambda: sum(c.kind == TRADING and c.open for c in streams.connections) == 1)
+    wait_for(lambda: not Position.objects.get(pk=position.pk).is_open, what="the stop's fill settled after the gap")
+    assert Position.objects.get(pk=position.pk).exit_price == Decimal("78.35")
+    assert not [o for o in market.orders if o["side"] == "sell" and o["type"] == "market"]
+
+
 def test_a_trade_through_a_stopped_bots_stop_sells_within_a_second(market, alpaca_account, streams, service):
     bot = BotFactory(config=dict(CONFIG, symbols=["TEST"]), owner=alpaca_account.owner, broker_account=alpaca_account)
     position = PositionFactory(
