@@ -189,7 +189,9 @@ def _scaled(column: pd.Series, scale: float, exact_below: float) -> np.ndarray:
     if column.dtype.kind in "fiu":
         numbers = column.to_numpy(dtype=float)
     elif column.dtype.kind in "OUT" or pd.api.types.is_string_dtype(column):
-        numbers = pd.to_numeric(column, errors="coerce").to_numpy(dtype=float)
+        numbers = pd.to_numeric(column, errors="coerce").to_numpy(dtype=float, copy=True)
+        if column.dtype.kind == "O":  # pandas reads True and False among blanks as booleans: no numbers
+            numbers[column.map(type).eq(bool).to_numpy()] = np.nan
     else:
         return np.full(len(column), np.nan)
     raw = numbers * scale

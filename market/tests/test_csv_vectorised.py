@@ -47,6 +47,9 @@ def refusal(text: str, timeframe: str = "1Min") -> list[str]:
         ("2024-01-02 09:30:00,10,11,9,10,100", "line 3: 2024-01-02T14:30:00+00:00 repeats line 2"),
         ("2024-01-02 14:30:00+00:00,10,11,9,10,100", "line 3: 2024-01-02T14:30:00+00:00 repeats line 2"),
         ("2024-01-02 09:31:00,10,11", "line 3: expected at least 6 fields, found 3"),
+        # pandas reads these as booleans, and True as 1, in a column it cannot read as numbers
+        ("2024-01-02 09:31:00,10,11,9,10,True", "line 3: volume 'True' is not a number"),
+        ("2024-01-02 09:31:00,false,11,9,10,100", "line 3: open 'false' is not a number"),
     ],
 )
 def test_each_kind_of_bad_row_is_refused_with_its_line_and_reason(row, error):
@@ -62,6 +65,12 @@ def test_every_bad_line_is_reported_in_line_order_and_blank_lines_count():
         "line 6: high 9.000000 is below low 11.000000",
         "line 7: 2024-01-02T14:30:00+00:00 repeats line 5",
     ]
+
+
+def test_booleans_among_blanks_are_no_numbers():
+    # pandas reads such a column as objects, True among them, which pd.to_numeric takes for 1
+    text = HEADER + "2024-01-02 09:31:00,10,11,9,10,True\n2024-01-02 09:32:00,10,11,9,10,\n"
+    assert refusal(text) == ["line 2: volume 'True' is not a number", "line 3: volume '' is not a number"]
 
 
 @pytest.mark.parametrize(
