@@ -29,7 +29,7 @@ from tradebot.charts import series, series_chart
 from tradebot.errors import Invalid
 
 PAGE_SIZE = 50
-TRADES_SHOWN = 500  # the page's share of the stored fills; the API returns them all
+TRADES_PER_PAGE = 50  # a result shows its fills a page at a time; the API returns them all
 DEFAULT_DAYS = 30
 
 
@@ -165,13 +165,14 @@ def backtest_detail(request: HttpRequest, pk: int) -> HttpResponse:
             return HttpResponseClientRefresh()
         return render(request, "backtests/backtest_detail.html#progress", {"backtest": backtest})
     backtest = get_object_or_404(_backtests(request).select_related("bot"), pk=pk)
+    trades = Paginator(backtest.trades, TRADES_PER_PAGE).get_page(request.GET.get("trades_page"))
     context = {
         "backtest": backtest,
         "stats": _stat_values(backtest),
         "equity": _equity_chart(backtest, "equity"),
         "charts": _price_charts(backtest),
-        "trades": [_parsed(trade) for trade in backtest.trades[:TRADES_SHOWN]],
-        "trades_hidden": max(backtest.trade_count - TRADES_SHOWN, 0),
+        "trades_page": trades,
+        "trades": [_parsed(trade) for trade in trades.object_list],
         "open_positions": [_parsed(position) for position in backtest.open_positions],
     }
     return render(request, "backtests/backtest_detail.html", context)

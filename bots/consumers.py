@@ -24,6 +24,7 @@ DATETIME_KEYS = ("timestamp", "opened_at", "closed_at", "next_open", "next_close
 MONEY_KEYS = (
     "price",
     "entry_price",
+    "entry_commission",
     "current_price",
     "exit_price",
     "unrealized_pnl",

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from bots import views
+from bots import live, views
 
 app_name = "bots"
 
@@ -16,4 +16,5 @@ urlpatterns = [
     path("bots/<int:pk>/stop/", views.bot_action, {"action": "stop"}, name="stop"),
     path("bots/<int:pk>/holds/<int:hold_pk>/release/", views.hold_release, name="release_hold"),
     path("mismatches/<int:pk>/fix/", views.mismatch_fix, name="fix_mismatch"),
+    path("live/mark/", live.live_mark, name="live_mark"),
 ]

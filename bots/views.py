@@ -9,9 +9,10 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from bots import charts, holds, reconciliation, selectors, services
-from bots.forms import BotForm
 from bots.models import Bot
+from bots.setup_form import BotSetupForm
 from brokers.base import BrokerError
+from engine.presets import PRESETS
 from market.status import market_status_now
 from positions.models import Position
 from tradebot.errors import Conflict, Invalid
@@ -20,15 +21,6 @@ from trades.models import Trade
 ACTIONS = {"start": services.bot_start, "pause": services.bot_pause, "stop": services.bot_stop}
 RECENT_TRADES = 20
 RECENT_TICKS = 20
-NEW_BOT_EXAMPLE = {
-    "capital": 10000,
-    "symbols": ["AAPL", "MSFT"],
-    "indicators": {
-        "RSI": {"period": 14, "oversold": 30, "overbought": 70},
-        "MACD": {"fast": 12, "slow": 26, "signal": 9},
-    },
-    "risk_management": {"stop_loss": 0.02, "take_profit": 0.05, "max_position_size": 0.1, "max_daily_loss": 0.05},
-}
 
 
 def _bot_for_user(request: HttpRequest, pk: int) -> Bot:
@@ -130,7 +122,8 @@ def chart_choices(bots, *, with_bot: bool = True) -> list[dict]:
 
 @login_required
 def bot_new(request: HttpRequest) -> HttpResponse:
-    form = BotForm(request.POST or None, owner=request.user, initial=NEW_BOT_EXAMPLE)
+    preset = PRESETS.get(request.GET.get("template", ""))
+    form = BotSetupForm(request.POST or None, owner=request.user, config=preset.config if preset else None)
     if request.method == "POST" and form.is_valid():
         try:
             bot = services.bot_create(
@@ -141,13 +134,14 @@ def bot_new(request: HttpRequest) -> HttpResponse:
         else:
             messages.success(request, f"Created {bot.name}. Start it when you are ready.")
             return redirect("bots:detail", pk=bot.pk)
-    return render(request, "bots/bot_form.html", {"form": form})
+    context = {"form": form, "presets": PRESETS.values(), "current_preset": preset.key if preset else ""}
+    return render(request, "bots/bot_form.html", context)
 
 
 @login_required
 def bot_edit(request: HttpRequest, pk: int) -> HttpResponse:
     bot = _bot_for_user(request, pk)
-    form = BotForm(request.POST or None, instance=bot)
+    form = BotSetupForm(request.POST or None, owner=request.user, bot=bot)
     if request.method == "POST" and form.is_valid():
         try:
             services.bot_update(bot=bot, config=form.config, broker_account=form.cleaned_data["broker_account"])

@@ -95,6 +95,7 @@ def position_payload(position: Position) -> dict:
         "symbol": position.symbol,
         "quantity": position.quantity,
         "entry_price": position.entry_price,
+        "entry_commission": position.entry_commission,
         "current_price": position.current_price,
         "exit_price": position.exit_price,
         "unrealized_pnl": position.unrealized_pnl,

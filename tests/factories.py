@@ -104,3 +104,24 @@ def bot_form_data(account, **changes) -> dict:
         "end_minute": "0",
     }
     return data | changes
+
+
+def bot_page_form_data(account, **changes) -> dict:
+    """What a person submits in the pages' bot form (bots.setup_form): RSI with its defaults, a 2 % stop."""
+    data = {
+        "name": "Form bot",
+        "capital": "5000",
+        "broker_account": account.pk,
+        "symbols": "aapl, MSFT",
+        "timeframe": "1Min",
+        "trading_frequency": "60",
+        "signal_mode": "majority",
+        "ind_RSI": "on",
+        "ind_RSI_period": "14",
+        "ind_RSI_oversold": "30",
+        "ind_RSI_overbought": "70",
+        "risk_stop_loss": "2",
+        "start_time": "09:30",
+        "end_time": "16:00",
+    }
+    return data | changes

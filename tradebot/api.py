@@ -10,12 +10,14 @@ Errors are one of:
 - 502 {"detail": ...}: the broker or market data provider failed (try again later).
 """
 
+import json
 import logging
 from functools import wraps
 
 from django.db import DataError, IntegrityError
 from django.http import JsonResponse
-from ninja import NinjaAPI
+from django.shortcuts import render
+from ninja import NinjaAPI, Swagger
 from ninja.errors import HttpError
 from ninja.errors import ValidationError as RequestInvalid
 
@@ -42,6 +44,16 @@ def _docs_need_auth(view):
         return view(request, *args, **kwargs)
 
     return guarded
+
+
+class VendoredSwagger(Swagger):
+    """Swagger UI served from static/vendor (npm swagger-ui-dist, pinned), never from a CDN: the docs
+    work offline and behind a strict network."""
+
+    def render_page(self, request, api, **kwargs):
+        self.settings["url"] = self.get_openapi_url(api, kwargs)
+        context = {"swagger_settings": json.dumps(self.settings), "api": api}
+        return render(request, "api/docs.html", context)
 
 
 ERROR = {"type": "object", "properties": {"detail": {"type": "string"}}, "required": ["detail"]}
@@ -98,6 +110,7 @@ api = TradebotAPI(
     description=__doc__,
     auth=API_AUTH,
     throttle=[UserRateThrottle()],
+    docs=VendoredSwagger(),
     docs_decorator=_docs_need_auth,
     urls_namespace="api",
 )

@@ -1,14 +1,12 @@
 """/api/trades: the filtered list, one trade, statistics and the CSV export."""
 
-from asgiref.sync import sync_to_async
-from django.http import StreamingHttpResponse
 from django.shortcuts import get_object_or_404
-from django.utils import timezone
 from ninja import Query, Router
 from ninja.pagination import paginate
 
 from tradebot.api_types import Id, Pagination
 from trades import selectors
+from trades.export import csv_response
 from trades.models import Trade
 from trades.schemas import TradeFilters, TradeOut, TradeQuery, TradeStatsOut
 
@@ -36,19 +34,7 @@ CSV_RESPONSE = {
 
 @router.get("/trades/export", openapi_extra=CSV_RESPONSE)
 def trade_export(request, filters: Query[TradeQuery]):
-    chunks = selectors.trade_csv(selectors.trade_list(user=request.auth, **filters.dict()))
-    response = StreamingHttpResponse(_async_chunks(chunks), content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="trades-{timezone.now():%Y%m%d-%H%M%S}.csv"'
-    return response
-
-
-async def _async_chunks(chunks):
-    """Under ASGI (daphne) Django reads a *synchronous* streaming body into one list before sending it;
-    an asynchronous one streams. Each chunk is read in the request's sync thread (thread_sensitive),
-    where the database cursor lives."""
-    next_chunk = sync_to_async(next, thread_sensitive=True)
-    while (chunk := await next_chunk(chunks, None)) is not None:
-        yield chunk
+    return csv_response(selectors.trade_list(user=request.auth, **filters.dict()))
 
 
 @router.get("/trades/{id}", response=TradeOut)

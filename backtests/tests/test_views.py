@@ -113,7 +113,7 @@ def test_the_result_page_shows_statistics_charts_and_trades(signed_in, user):
     prices = page_chart(page, "price-aapl")["series"][0]
     fills = [m for m in prices["markers"] if m["side"] == "buy"]
     assert len(fills) == sum(price is not None for price in backtest.prices["AAPL"]["buy"]) > 0
-    assert page.count('class="side side-') == backtest.trade_count > 0
+    assert page.count('class="side side-') == min(backtest.trade_count, 50) > 0
     assert "hx-trigger" not in page, "a finished backtest does not poll"
 
 
@@ -193,3 +193,17 @@ def test_the_admin_lists_backtests_read_only(client, user):
     change = client.get(reverse("admin:backtests_backtest_change", args=[backtest.pk]))
     assert change.status_code == 200 and 'name="_save"' not in change.content.decode()
     assert client.get(reverse("admin:backtests_backtest_add")).status_code == 403
+
+
+def test_a_result_shows_its_trades_a_page_at_a_time(signed_in, user):
+    backtest = finished(user)
+    fills = [{**backtest.trades[0], "reason": f"fill {n}"} for n in range(120)]
+    Backtest.objects.filter(pk=backtest.pk).update(trades=fills, trade_count=len(fills))
+    url = reverse("backtests:detail", args=[backtest.pk])
+
+    first = signed_in.get(url).content.decode()
+    last = signed_in.get(url, {"trades_page": 3}).content.decode()
+
+    assert first.count('class="side side-') == 50 and "fill 49<" in first and "fill 50<" not in first
+    assert last.count('class="side side-') == 20 and "fill 119<" in last and "Page 3 of 3" in last
+    assert "?trades_page=2#trades" in first

@@ -153,7 +153,7 @@ def test_a_position_update_replaces_its_row_or_joins_the_open_positions():
     assert html.lstrip().startswith('<tr id="position-3" class="position"')
     assert 'hx-swap-oob="true" data-upsert="#open-position-rows, #bot-7-position-rows"' in html
     assert "1,642.00" in html  # market value 4 × 410.50
-    assert 'class="num pos" title="unrealized">42.00' in html
+    assert 'class="num live-pnl pos" id="position-3-pnl" title="unrealized" data-label="P&amp;L">42.00' in html
 
 
 def test_a_bot_status_change_replaces_its_badge_reason_and_buttons():

@@ -1,4 +1,5 @@
 from datetime import UTC, datetime
+from decimal import Decimal
 
 import pytest
 from django.urls import reverse
@@ -13,7 +14,7 @@ from tests.factories import (
     PositionFactory,
     TradeFactory,
     UserFactory,
-    bot_form_data,
+    bot_page_form_data,
 )
 
 pytestmark = pytest.mark.django_db
@@ -136,20 +137,22 @@ def test_another_users_bot_is_not_found(signed_in):
 def test_creating_a_bot_through_the_form(signed_in, user):
     account = BrokerAccountFactory(owner=user)
 
-    response = signed_in.post(reverse("bots:new"), bot_form_data(account))
+    response = signed_in.post(reverse("bots:new"), bot_page_form_data(account))
 
     bot = Bot.objects.get(owner=user, name="Form bot")
     assert response.status_code == 302 and response["Location"] == reverse("bots:detail", args=[bot.pk])
     assert bot.symbols == ["AAPL", "MSFT"]
     assert bot.broker_account == account
-    assert bot.risk_management["stop_loss"] == "0.02"
+    assert Decimal(bot.risk_management["stop_loss"]) == Decimal("0.02")
 
 
 def test_form_shows_schema_errors_on_their_fields_and_saves_nothing(signed_in, user):
     account = BrokerAccountFactory(owner=user)
-    data = bot_form_data(
+    data = bot_page_form_data(
         account,
-        indicators='{"MACD": {"fast": 12, "slow": 10, "signal": 9}}',
+        ind_MACD="on",
+        ind_MACD_fast="12",
+        ind_MACD_slow="10",
         symbols="AAPL, 1BAD",
         capital="0",
     )
@@ -158,17 +161,18 @@ def test_form_shows_schema_errors_on_their_fields_and_saves_nothing(signed_in, u
 
     form = response.context["form"]
     assert response.status_code == 200
-    assert form.errors["indicators"] == ["indicators.MACD.slow: must be greater than fast (12)"]
+    assert form.errors["ind_MACD_slow"] == ["must be greater than fast (12)"]
     assert "1BAD" in form.errors["symbols"][0]
-    assert "greater than 0" in form.errors["capital"][0]
-    assert "indicators.MACD.slow: must be greater than fast (12)" in response.content.decode()
+    assert form.errors["capital"] == ["must be more than 0"]
+    assert "must be greater than fast (12)" in response.content.decode()
     assert not Bot.objects.filter(owner=user).exists()
 
 
 def test_form_reports_unparsable_json_on_its_field(signed_in, user):
-    response = signed_in.post(reverse("bots:new"), bot_form_data(BrokerAccountFactory(owner=user), indicators="{RSI"))
+    data = bot_page_form_data(BrokerAccountFactory(owner=user), use_json="on", config_json="{RSI")
+    response = signed_in.post(reverse("bots:new"), data)
 
-    assert response.context["form"].errors["indicators"] == ["Enter a valid JSON."]
+    assert response.context["form"].errors["config_json"][0].startswith("is not valid JSON: Expecting property name")
     assert not Bot.objects.exists()
 
 
@@ -176,7 +180,7 @@ def test_form_refuses_a_duplicate_name_on_the_name_field(signed_in, user):
     account = BrokerAccountFactory(owner=user)
     BotFactory(owner=user, name="Form bot", broker_account=account)
 
-    response = signed_in.post(reverse("bots:new"), bot_form_data(account))
+    response = signed_in.post(reverse("bots:new"), bot_page_form_data(account))
 
     assert "already have a bot named" in response.context["form"].errors["name"][0]
     assert Bot.objects.filter(owner=user).count() == 1
@@ -186,7 +190,7 @@ def test_form_offers_only_the_users_own_broker_accounts(signed_in, user):
     mine = BrokerAccountFactory(owner=user, name="Mine")
     theirs = BrokerAccountFactory(name="Theirs")
 
-    response = signed_in.post(reverse("bots:new"), bot_form_data(mine, broker_account=theirs.pk))
+    response = signed_in.post(reverse("bots:new"), bot_page_form_data(mine, broker_account=theirs.pk))
 
     assert "broker_account" in response.context["form"].errors
     assert not Bot.objects.exists()
@@ -196,7 +200,7 @@ def test_editing_a_bot_updates_its_configuration(signed_in, user):
     bot = BotFactory(owner=user, name="Old name")
 
     response = signed_in.post(
-        reverse("bots:edit", args=[bot.pk]), bot_form_data(bot.broker_account, name="New name", symbols="TSLA")
+        reverse("bots:edit", args=[bot.pk]), bot_page_form_data(bot.broker_account, name="New name", symbols="TSLA")
     )
 
     bot.refresh_from_db()
@@ -209,7 +213,7 @@ def test_a_bot_with_open_positions_cannot_move_to_another_account(signed_in, use
     PositionFactory(bot=bot)
     other = BrokerAccountFactory(owner=user)
 
-    response = signed_in.post(reverse("bots:edit", args=[bot.pk]), bot_form_data(other, name=bot.name))
+    response = signed_in.post(reverse("bots:edit", args=[bot.pk]), bot_page_form_data(other, name=bot.name))
 
     bot.refresh_from_db()
     assert "close the bot's open positions" in response.context["form"].errors["broker_account"][0]
@@ -219,8 +223,8 @@ def test_a_bot_with_open_positions_cannot_move_to_another_account(signed_in, use
 def test_edit_form_shows_the_stored_configuration(signed_in, user):
     bot = BotFactory(owner=user)
     html = signed_in.get(reverse("bots:edit", args=[bot.pk])).content.decode()
-    assert "AAPL, MSFT, GOOGL" in html
-    assert "&quot;MACD&quot;: {\n    &quot;fast&quot;: 12" in html  # indented, readable JSON
+    assert 'value="AAPL MSFT GOOGL"' in html and 'id="id_ind_MACD" checked' in html
+    assert "&quot;MACD&quot;: {\n      &quot;fast&quot;: 12" in html  # the advanced view: indented, readable JSON
 
 
 def test_bot_detail_shows_the_tick_record_with_each_decision_and_reason(signed_in, user):
@@ -434,13 +438,11 @@ def test_the_stop_button_of_a_bot_holding_positions_asks_whether_to_close_them(s
 
 
 def test_form_refuses_a_stop_at_the_broker_on_a_simulated_account(signed_in, user):
-    data = bot_form_data(
-        BrokerAccountFactory(owner=user), risk_management='{"stop_loss": 0.02, "stop_at_broker": true}'
-    )
+    data = bot_page_form_data(BrokerAccountFactory(owner=user), risk_stop_at_broker="on")
 
     response = signed_in.post(reverse("bots:new"), data)
 
-    assert response.context["form"].errors["risk_management"] == [
-        "risk_management.stop_at_broker: needs an Alpaca broker account: the simulated broker keeps no orders resting"
+    assert response.context["form"].errors["risk_stop_at_broker"] == [
+        "needs an Alpaca broker account: the simulated broker keeps no orders resting"
     ]
     assert not Bot.objects.exists()

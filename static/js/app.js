@@ -1,31 +1,7 @@
-// Small behaviours htmx does not cover: the live-connection badge, inserting rows that a live
-// update brings for the first time and reloading what a live update makes stale (charts: charts.js).
+// Small behaviours htmx does not cover: reloading what a live update makes stale, the phone's menu
+// and dialogs. The live connection is static/js/live.js; the charts are static/js/charts.js.
 (function () {
   "use strict";
-
-  function setLive(on) {
-    var badge = document.getElementById("live-status");
-    if (!badge) return;
-    badge.textContent = on ? "live" : "offline";
-    badge.classList.toggle("live-on", on);
-    badge.classList.toggle("live-off", !on);
-  }
-
-  document.addEventListener("htmx:wsOpen", function () { setLive(true); });
-  document.addEventListener("htmx:wsClose", function () { setLive(false); });
-
-  // An out-of-band row whose id is not on the page yet (a position just opened, a first price) is
-  // inserted into the table named by its data-upsert selector, if the page shows one.
-  document.addEventListener("htmx:oobErrorNoTarget", function (event) {
-    var element = event.detail.content;
-    var selector = element && element.dataset && element.dataset.upsert;
-    var into = selector && document.querySelector(selector);
-    if (!into) return;
-    element.removeAttribute("hx-swap-oob");
-    into.prepend(element);
-    removeEmptyRows(into);
-    htmx.process(element);
-  });
 
   document.addEventListener("htmx:oobAfterSwap", function (event) {
     if (event.detail.target) removeEmptyRows(event.detail.target);
@@ -33,6 +9,20 @@
     // bubbles from it to the pieces showing figures no event carries (its row or status panel, the tick
     // record, the summary), which reload themselves (hx-trigger="bot-changed").
     if (event.target.classList.contains("bot-changed")) htmx.trigger(event.target, "bot-changed");
+  });
+
+  // The phone's menu: the nav and the account links fold behind one button.
+  document.addEventListener("click", function (event) {
+    var toggle = event.target.closest(".menu-toggle");
+    if (!toggle) return;
+    var open = toggle.closest(".topbar").classList.toggle("open");
+    toggle.setAttribute("aria-expanded", open ? "true" : "false");
+  });
+
+  // A detail fetched into a dialog's body (a trade on the trades page) opens that dialog.
+  document.addEventListener("htmx:afterSwap", function (event) {
+    var dialog = event.detail.target && event.detail.target.closest("dialog");
+    if (dialog && !dialog.open) dialog.showModal();
   });
 
   function removeEmptyRows(container) {

@@ -8,6 +8,7 @@ Browser tests run with TRADEBOT_BROWSER=1 only (tests/plugin_suites.py).
 import os
 import threading
 import time
+from pathlib import Path
 
 import pytest
 
@@ -67,6 +68,19 @@ class AsgiServer:
 
 
 @pytest.fixture(scope="session")
+def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix, tmp_path_factory):
+    """The embedded run's database is a file in WAL mode, where a page's reads never block a tick's write.
+    pytest-django's default in-memory SQLite (shared cache) refuses a write at once while any request
+    thread reads the same table ("database table is locked"): the browser suite runs on a file too."""
+    from django.db import connections
+
+    # The connection holds its own copy of the settings (made when first used): set the name there.
+    database = connections["default"].settings_dict
+    if database["ENGINE"].endswith(".sqlite3"):
+        database["TEST"]["NAME"] = str(tmp_path_factory.mktemp("browser-db") / "tradebot.sqlite3")
+
+
+@pytest.fixture(scope="session")
 def asgi_server():
     # The reactor cannot be restarted: one server for the whole session.
     server = AsgiServer()
@@ -95,3 +109,13 @@ def page(browser):
     page = context.new_page()
     yield page
     context.close()
+
+
+# Screenshots go where CI keeps them: TRADEBOT_SCREENSHOTS, or tests/browser/screenshots (gitignored).
+SCREENSHOTS = Path(os.environ.get("TRADEBOT_SCREENSHOTS") or Path(__file__).parent / "screenshots")
+
+
+def screenshot(page, name: str) -> None:
+    """Save the whole page as <name>.png, named <page>-<width> by convention (e.g. trades-390)."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=SCREENSHOTS / f"{name}.png", full_page=True)

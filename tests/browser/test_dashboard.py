@@ -1,7 +1,6 @@
 """A person's path through the dashboard in a real browser: log in, create a bot, start it, and watch a
 tick's trade and the bot's status arrive without reloading the page."""
 
-import json
 import os
 
 import pytest
@@ -45,11 +44,16 @@ def test_a_bot_created_and_started_in_the_browser_trades_live_on_its_page(asgi_s
     page.fill("#id_name", "Browser bot")
     page.fill("#id_capital", "10000")
     page.fill("#id_symbols", "AAPL, MSFT, NVDA")
-    page.fill("#id_indicators", json.dumps(EAGER, indent=2))
-    page.fill("#id_risk_management", json.dumps({"max_position_size": 0.1}))
+    for name in ("MACD", "SMA"):  # the new bot's example has three indicators: RSI alone stays
+        page.click(f"#indicator-{name} .remove-indicator")
+    for param, value in EAGER["RSI"].items():
+        page.fill(f"#id_ind_RSI_{param}", str(value))
+    for rule in ("stop_loss", "take_profit", "max_daily_loss"):
+        page.fill(f"#id_risk_{rule}", "")
+    page.fill("#id_risk_max_position_size", "10")
     page.select_option("#id_signal_mode", "any")
-    for field, value in {"start_hour": "0", "start_minute": "0", "end_hour": "23", "end_minute": "59"}.items():
-        page.fill(f"#id_{field}", value)
+    page.fill("#id_start_time", "00:00")
+    page.fill("#id_end_time", "23:59")
     page.click("form.bot-form button[type=submit]")
     page.wait_for_selector("h1:has-text('Browser bot')")
     bot = Bot.objects.get(name="Browser bot")
