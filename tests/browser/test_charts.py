@@ -2,7 +2,6 @@
 bot's candles with its indicators in their panes, markers and position lines, log no console error, fit
 a phone's screen, and move the last bar as a live price arrives."""
 
-import os
 from datetime import timedelta
 from decimal import Decimal
 
@@ -11,13 +10,13 @@ from django.utils import timezone
 from playwright.sync_api import expect
 
 from bots.charts import bot_chart
+from tests.browser.conftest import screenshot
 from tests.factories import DESIGN_CONFIG, BotFactory, PositionFactory, TradeFactory, UserFactory
 from tradebot.events import publish
 from trades.services import trade_payload
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-SCREENSHOTS = os.environ.get("TRADEBOT_SCREENSHOTS", "tests/browser/screenshots")
 PASSWORD = "correct horse battery staple"
 WIDTHS = [1440, 390]
 INDICATORS = {
@@ -45,26 +44,11 @@ def phone_or_desktop(browser, request):
     context = browser.new_context(viewport={"width": width, "height": 900}, timezone_id="America/New_York")
     page = context.new_page()
     errors = []
-    page.on("console", lambda message: message.type == "error" and errors.append(console_error(message)))
+    page.on("console", lambda message: message.type == "error" and errors.append(message.text))
     page.on("pageerror", lambda error: errors.append(str(error)))
     page.width, page.errors = width, errors
     yield page
     context.close()
-
-
-def console_error(message) -> str | None:
-    """The console's errors but two that are not the charts' (the pages' own work removes them): the
-    browser's own request for /favicon.ico, and a live price for a price chip the page does not show."""
-    if message.location.get("url", "").endswith("/favicon.ico"):
-        return None
-    if message.text.startswith("htmx:oobErrorNoTarget, #price-"):
-        return None
-    return message.text
-
-
-def shot(page, name: str) -> None:
-    os.makedirs(SCREENSHOTS, exist_ok=True)
-    page.screenshot(path=f"{SCREENSHOTS}/{name}-{page.width}.png", full_page=True)
 
 
 def log_in(page, base: str, username: str) -> None:
@@ -90,6 +74,11 @@ def trading_bot() -> tuple:
     return bot, price
 
 
+def overflow(page) -> int:
+    """How far the page scrolls sideways (0: it fits the screen)."""
+    return page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+
+
 def drawn(page) -> list[dict]:
     page.wait_for_function("() => (window.tradebotCharts || []).some(c => c.kind === 'price' && c.series.candles)")
     return page.evaluate(CHARTS)
@@ -107,7 +96,7 @@ def test_the_bot_page_draws_candles_indicators_fills_and_the_position(asgi_serve
     for name in ("candles", "volume", "SMA.average", "BBANDS.upper", "RSI.rsi", "MACD.histogram", "STOCH.k", "OBV.obv"):
         assert name in chart["series"]
     assert chart["markers"] == 1 and chart["lines"] == ["entry", "stop", "target"]
-    assert chart["width"] <= page.width
+    assert chart["width"] <= page.width and overflow(page) <= 0
 
     # Hovering the fill's bar shows its shares, price and reason.
     page.locator(".price-chart .chart-canvas").scroll_into_view_if_needed()
@@ -123,15 +112,15 @@ def test_the_bot_page_draws_candles_indicators_fills_and_the_position(asgi_serve
     asgi_server.call(lambda: publish("trade_executed", trade_payload(fill), user_id=bot.owner_id))
     page.wait_for_function("() => window.tradebotCharts[0].markers.length === 2", timeout=3000)
     page.wait_for_timeout(300)  # let the panes paint before the picture
-    shot(page, "bot-chart")
-    assert [error for error in page.errors if error] == []
+    screenshot(page, f"bot-chart-{page.width}")
+    assert page.errors == []
 
 
 @pytest.mark.parametrize("phone_or_desktop", WIDTHS, indirect=True)
 def test_the_dashboard_chart_follows_the_picker_and_live_prices(asgi_server, phone_or_desktop):
     page, (bot, _) = phone_or_desktop, trading_bot()
     log_in(page, asgi_server.url, "charts")
-    page.wait_for_selector("#live-status.live-on")
+    page.wait_for_selector("#live-status[data-state=live]", state="attached")
 
     (chart,) = drawn(page)
     assert chart["symbol"] == "AAPL"
@@ -139,7 +128,7 @@ def test_the_dashboard_chart_follows_the_picker_and_live_prices(asgi_server, pho
     page.wait_for_function("() => window.tradebotCharts[0].symbol === 'MSFT'")
     (chart,) = page.evaluate(CHARTS)
     assert chart["panes"] == PANES and chart["lines"] == []  # no position in MSFT
-    assert chart["width"] <= page.width
+    assert chart["width"] <= page.width and overflow(page) <= 0
 
     price = round(chart["last"]["close"] * 1.5, 2)  # far outside the bar: unmistakable
     asgi_server.call(
@@ -150,8 +139,8 @@ def test_the_dashboard_chart_follows_the_picker_and_live_prices(asgi_server, pho
     )
     (moved,) = page.evaluate(CHARTS)
     assert moved["last"]["high"] == price and moved["last"]["time"] >= chart["last"]["time"]
-    shot(page, "dashboard-chart")
-    assert [error for error in page.errors if error] == []
+    screenshot(page, f"dashboard-chart-{page.width}")
+    assert page.errors == []
 
 
 def a_history(user):
@@ -181,10 +170,34 @@ def test_the_analytics_page_draws_its_charts_and_toggles_daily_and_cumulative(as
     assert set(charts["bots-pnl"]) == {"Momentum", "Reversion"}
     assert set(charts["symbols-pnl"]) == {"AAPL", "MSFT", "NVDA"}
     widths = page.evaluate("() => window.tradebotCharts.map(c => c.element.getBoundingClientRect().right)")
-    assert max(widths) <= page.width
+    assert max(widths) <= page.width and overflow(page) <= 0
 
     page.click("#pnl-chart button:has-text('Daily')")
     assert page.evaluate(shown)["pnl"] == {"cumulative": [False, 6], "daily": [True, 6]}
     page.wait_for_timeout(300)
-    shot(page, "analytics")
-    assert [error for error in page.errors if error] == []
+    screenshot(page, f"analytics-{page.width}")
+    assert page.errors == []
+
+
+@pytest.mark.parametrize("phone_or_desktop", WIDTHS, indirect=True)
+def test_a_positions_page_and_the_trades_page_draw_their_charts(asgi_server, phone_or_desktop):
+    page, (bot, _) = phone_or_desktop, trading_bot()
+    a_history(bot.owner)
+    position = bot.positions.get(is_open=True)
+    log_in(page, asgi_server.url, "charts")
+
+    page.goto(f"{asgi_server.url}/positions/{position.pk}/")
+    (chart,) = drawn(page)
+    assert chart["symbol"] == "AAPL" and chart["lines"] == ["entry", "stop", "target"]
+    assert overflow(page) <= 0
+    page.wait_for_timeout(300)
+    screenshot(page, f"position-chart-{page.width}")
+
+    page.goto(f"{asgi_server.url}/trades/")
+    page.wait_for_function("() => (window.tradebotCharts || []).some(c => c.element.dataset.series === 'daily-pnl')")
+    daily = page.evaluate(
+        "() => window.tradebotCharts.find(c => c.element.dataset.series === 'daily-pnl').series.daily.data().length"
+    )
+    assert daily == 6 and overflow(page) <= 0
+    screenshot(page, f"trades-chart-{page.width}")
+    assert page.errors == []
