@@ -446,3 +446,13 @@ def test_form_refuses_a_stop_at_the_broker_on_a_simulated_account(signed_in, use
         "needs an Alpaca broker account: the simulated broker keeps no orders resting"
     ]
     assert not Bot.objects.exists()
+
+
+def test_each_bots_row_shows_its_last_tick_in_new_york_time(signed_in, user):
+    BotFactory(owner=user, name="Ticked", last_tick_at=datetime(2024, 7, 1, 14, 30, 5, tzinfo=UTC))
+    BotFactory(owner=user, name="Idle")
+
+    html = signed_in.get(reverse("bots:dashboard")).content.decode()
+
+    assert '<td class="time" data-label="Last tick">Jul 1, 10:30:05</td>' in html
+    assert '<td class="time" data-label="Last tick">never</td>' in html
