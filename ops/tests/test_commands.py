@@ -5,6 +5,7 @@ from django.contrib.auth import authenticate, get_user_model
 
 from bots.models import Bot
 from bots.tests.test_commands import run
+from engine.presets import PRESETS
 from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -15,7 +16,8 @@ def test_seed_demo_creates_running_demo_bots_once():
     first = run("seed_demo")
     second = run("seed_demo")
     bots = Bot.objects.filter(owner=admin)
-    assert bots.count() == 3 and first.count("created:") == 3 and second.count("exists:") == 3
+    demo = len(PRESETS)
+    assert demo >= 5 and bots.count() == demo and first.count("created:") == demo and second.count("exists:") == demo
     assert set(bots.values_list("status", flat=True)) == {"running"}
     assert all(bot.broker_account.kind == "sim" for bot in bots)
 

@@ -1,49 +1,15 @@
-"""Demo data: a paper account and three bots on the simulated market. Safe to run again."""
+"""Demo data: a paper account and a bot per strategy template on the simulated market. Safe to run again."""
 
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
 from bots import services
 from bots.models import Bot
-from engine.config import EXAMPLE_CONFIG
+from engine.presets import PRESETS
 
-DEMO_BOTS = [
-    # The design's example, trading around the clock on the simulated market.
-    dict(
-        EXAMPLE_CONFIG, name="Momentum (RSI + MACD + SMA)", signal_mode="any", start_hour=0, end_hour=23, end_minute=59
-    ),
-    {
-        "name": "Mean reversion (Bollinger + Stochastic)",
-        "capital": 25000,
-        "trading_frequency": 60,
-        "symbols": ["AMZN", "NVDA", "TSLA"],
-        "indicators": {"BBANDS": {"period": 20, "std": 2}, "STOCH": {"k": 14, "d": 3, "smooth_k": 3}},
-        "risk_management": {"stop_loss": 0.03, "take_profit": 0.04, "max_position_size": 0.2, "max_positions": 2},
-        "signal_mode": "any",
-        "start_hour": 0,
-        "start_minute": 0,
-        "end_hour": 23,
-        "end_minute": 59,
-    },
-    {
-        "name": "Trend (EMA crossover, volume confirmed)",
-        "capital": 5000,
-        "trading_frequency": 300,
-        "symbols": ["SPY", "QQQ"],
-        "indicators": {
-            "EMA": {"fast": 9, "slow": 21},
-            "OBV": {"period": 20},
-            "VOLUME_SMA": {"period": 20, "multiplier": 1.0},
-        },
-        "risk_management": {"stop_loss": 0.015, "take_profit": 0.03, "max_position_size": 0.25, "max_daily_trades": 10},
-        "signal_mode": "majority",
-        "timeframe": "5Min",
-        "start_hour": 9,
-        "start_minute": 30,
-        "end_hour": 16,
-        "end_minute": 0,
-    },
-]
+# Every strategy template of the bot form, trading around the clock on the simulated market.
+AROUND_THE_CLOCK = {"start_hour": 0, "start_minute": 0, "end_hour": 23, "end_minute": 59}
+DEMO_BOTS = [{**preset.config, **AROUND_THE_CLOCK} for preset in PRESETS.values()]
 
 
 class Command(BaseCommand):
