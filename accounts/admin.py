@@ -8,23 +8,32 @@ from accounts.services import api_token_issue, api_token_revoke
 
 @admin.register(ApiToken)
 class ApiTokenAdmin(admin.ModelAdmin):
-    list_display = ["name", "user", "prefix", "created_at", "last_used_at", "revoked_at"]
+    """Staff see and revoke only their own tokens (superusers everyone's, to revoke a leaked one); a token
+    made here is always the requester's: a token carries its user's rights, so minting one for someone
+    else would be acting as them."""
+
+    list_display = ["name", "user", "prefix", "created_at", "expires_at", "last_used_at", "revoked_at"]
     list_filter = [("revoked_at", admin.EmptyFieldListFilter)]
     search_fields = ["name", "prefix", "user__username"]
-    readonly_fields = ["prefix", "created_at", "last_used_at", "revoked_at"]
+    readonly_fields = ["user", "prefix", "created_at", "expires_at", "last_used_at", "revoked_at"]
     actions = ["revoke"]
 
+    def get_queryset(self, request):
+        tokens = super().get_queryset(request)
+        return tokens if request.user.is_superuser else tokens.filter(user=request.user)
+
     def get_fields(self, request, obj=None):
-        return ["user", "name"] if obj is None else ["user", "name", *self.readonly_fields]
+        return ["name", "expires_at"] if obj is None else ["name", *self.readonly_fields]
 
     def get_readonly_fields(self, request, obj=None):
         # A token is issued, used and revoked; it is never re-pointed at another user.
-        return [] if obj is None else ["user", *self.readonly_fields]
+        return [] if obj is None else self.readonly_fields
 
     def save_model(self, request, obj, form, change):
         if change:
             obj.save(update_fields=["name"])
             return
+        obj.user = request.user
         secret = api_token_issue(token=obj)
         messages.warning(request, f"The token for {obj.name!r} is {secret} — copy it now: it is not shown again.")
 

@@ -2,13 +2,14 @@
 
 import hashlib
 import secrets
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.utils import timezone
 
 from accounts.audit.models import AuditEntry
 from accounts.audit.services import audit_record
 from accounts.models import ApiToken
+from tradebot.events import close_sockets
 
 TOKEN_PREFIX = "tb_"
 # last_used_at is for people ("is this token still in use?"): a write per request would cost more than it tells.
@@ -29,21 +30,24 @@ def api_token_issue(*, token: ApiToken) -> str:
     return secret
 
 
-def api_token_create(*, user, name: str) -> tuple[ApiToken, str]:
-    token = ApiToken(user=user, name=name)
+def api_token_create(*, user, name: str, expires_at: datetime | None = None) -> tuple[ApiToken, str]:
+    token = ApiToken(user=user, name=name, expires_at=expires_at)
     return token, api_token_issue(token=token)
 
 
 def api_token_revoke(*, token: ApiToken) -> ApiToken:
+    """Revoke the token; sockets opened with it close at once (they would otherwise keep receiving)."""
     if token.revoked_at is None:
         token.revoked_at = timezone.now()
         token.save(update_fields=["revoked_at"])
         audit_record(action=AuditEntry.Action.TOKEN_REVOKED, target=token, owner_id=token.user_id)
+        close_sockets(token.user_id, token_id=token.pk)
     return token
 
 
-def api_token_user(secret: str):
-    """The active user a token secret belongs to, or None (unknown, revoked, or an inactive user)."""
+def api_token_lookup(secret: str) -> ApiToken | None:
+    """The active token a secret is, with its active user, or None (unknown, revoked, expired, or an
+    inactive user)."""
     if not secret.startswith(TOKEN_PREFIX):
         return None
     token = ApiToken.objects.active().select_related("user").filter(token_hash=hash_secret(secret)).first()
@@ -52,4 +56,10 @@ def api_token_user(secret: str):
     now = timezone.now()
     if token.last_used_at is None or now - token.last_used_at >= LAST_USED_RESOLUTION:
         ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
-    return token.user
+    return token
+
+
+def api_token_user(secret: str):
+    """The active user a token secret belongs to, or None."""
+    token = api_token_lookup(secret)
+    return token.user if token else None

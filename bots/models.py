@@ -182,6 +182,13 @@ class Bot(models.Model):
         "end_minute",
     )
 
+    @property
+    def ticks_disabled(self) -> bool:
+        """Running or paused, yet its beat schedule is off or gone (someone changed it by hand): no tick comes."""
+        if self.status not in (self.Status.RUNNING, self.Status.PAUSED):
+            return False
+        return self.periodic_task is None or not self.periodic_task.enabled
+
     def config_data(self) -> dict:
         return {name: getattr(self, name) for name in self.CONFIG_FIELDS}
 

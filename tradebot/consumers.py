@@ -37,6 +37,13 @@ class LiveGroups:
             for group in self.groups:
                 await self.channel_layer.group_add(group, self.channel_name)
 
+    async def sockets_close(self, message):
+        """The user's credentials changed (tradebot.events.close_sockets): this socket ends now unless
+        the message is about one token and this socket was opened with another."""
+        token_id = message.get("token_id")
+        if token_id is None or token_id == self.scope.get("api_token_id"):
+            await self.close(code=UNAUTHENTICATED)
+
     async def websocket_disconnect(self, message):
         if renewal := getattr(self, "_renewal", None):
             renewal.cancel()

@@ -55,6 +55,14 @@ def _send(sends: list[tuple[str, dict]]) -> None:
                 await layer.group_send(group, message)
             except Exception:
                 # A live update is best-effort: the database already holds the truth.
-                logger.exception("could not publish %s to %s", message["event"], group)
+                logger.exception("could not publish %s to %s", message.get("event", message["type"]), group)
 
     async_to_sync(send_all)()
+
+
+def close_sockets(user_id: int, *, token_id: int | None = None) -> None:
+    """Close the user's open sockets after commit: those opened with one API token when `token_id` is
+    given (it was revoked), otherwise all of them (logout, a new password, a deactivated account). A
+    socket whose credentials still hold reconnects; the others are refused."""
+    message = {"type": "sockets.close", "token_id": token_id}
+    transaction.on_commit(lambda: _send([(user_group(user_id), message)]))

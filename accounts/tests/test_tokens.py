@@ -1,11 +1,13 @@
 """API tokens: issued once, stored hashed, revocable in the admin, created by a command."""
 
 import hashlib
+from datetime import timedelta
 from io import StringIO
 
 import pytest
 from django.core.management import CommandError, call_command
 from django.test import Client
+from django.utils import timezone
 
 from accounts.models import ApiToken
 from accounts.services import api_token_create, api_token_user
@@ -22,6 +24,14 @@ def test_only_the_hash_of_the_secret_is_stored():
     assert secret not in str(ApiToken.objects.filter(pk=token.pk).values().get())
     assert api_token_user(secret) == user
     assert api_token_user(secret + "x") is None and api_token_user("") is None
+
+
+def test_an_expired_token_no_longer_authenticates():
+    user = UserFactory()
+    token, secret = api_token_create(user=user, name="short-lived", expires_at=timezone.now() + timedelta(hours=1))
+    assert api_token_user(secret) == user
+    ApiToken.objects.filter(pk=token.pk).update(expires_at=timezone.now() - timedelta(seconds=1))
+    assert api_token_user(secret) is None
 
 
 def test_two_tokens_never_share_a_secret():
@@ -45,15 +55,20 @@ def test_the_command_refuses_an_unknown_user():
 
 
 @pytest.fixture
-def admin_client():
+def admin_user():
+    return UserFactory(is_staff=True, is_superuser=True)
+
+
+@pytest.fixture
+def admin_client(admin_user):
     client = Client()
-    client.force_login(UserFactory(is_staff=True, is_superuser=True))
+    client.force_login(admin_user)
     return client
 
 
-def test_the_admin_shows_a_new_token_once(admin_client):
-    owner = UserFactory()
-    response = admin_client.post("/admin/accounts/apitoken/add/", {"user": owner.pk, "name": "ci"}, follow=True)
+def test_the_admin_shows_a_new_token_once(admin_client, admin_user):
+    owner = admin_user  # a token made in the admin is always the requester's
+    response = admin_client.post("/admin/accounts/apitoken/add/", {"name": "ci"}, follow=True)
     assert response.status_code == 200
     token = ApiToken.objects.get(user=owner)
     words = [word for m in response.context["messages"] for word in str(m).split()]

@@ -117,7 +117,11 @@ def test_the_dashboard_socket_authenticates_with_the_session_cookie():
     user = UserFactory()
     client = Client()
     client.force_login(user)
-    headers = [(b"cookie", f"sessionid={client.cookies['sessionid'].value}".encode()), (b"origin", b"http://localhost")]
+    headers = [
+        (b"cookie", f"sessionid={client.cookies['sessionid'].value}".encode()),
+        (b"origin", b"http://localhost"),
+        (b"host", b"localhost"),
+    ]
 
     async def scenario(headers):
         communicator = WebsocketCommunicator(application, "/ws/dashboard/", headers=headers)
@@ -126,7 +130,7 @@ def test_the_dashboard_socket_authenticates_with_the_session_cookie():
         return connected
 
     assert async_to_sync(scenario)(headers) is True
-    assert async_to_sync(scenario)([(b"origin", b"http://localhost")]) is False
+    assert async_to_sync(scenario)(headers[1:]) is False
 
 
 def test_a_position_update_replaces_its_row_or_joins_the_open_positions():

@@ -33,7 +33,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 START = datetime(2024, 3, 5, 14, 0, tzinfo=UTC)
 FALLING = [100.0] * 20 + [100.0 - 0.5 * i for i in range(1, 41)]
-ORIGIN = [(b"origin", b"http://localhost")]
+ORIGIN = [(b"origin", b"http://localhost:8000"), (b"host", b"localhost:8000")]
 
 
 @pytest.fixture(autouse=True)

@@ -19,6 +19,7 @@ from tradebot.events import publish, user_group
 pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True)]
 
 ORIGIN = (b"origin", b"http://localhost")
+HOST = (b"host", b"localhost")
 HOLD_SECONDS = 60
 EVERY_SECONDS = 5  # as often as redis-py's old default socket timeout; the receive blocks longer
 
@@ -53,11 +54,11 @@ def test_both_sockets_live_a_minute_on_redis_and_receive_every_event():
 
     sockets = {
         "/ws/events/": (
-            WebsocketCommunicator(application, f"/ws/events/?token={token}", headers=[ORIGIN]),
+            WebsocketCommunicator(application, f"/ws/events/?token={token}", headers=[ORIGIN, HOST]),
             lambda text, number: json.loads(text)["data"]["symbol"] == f"S{number}",
         ),
         "/ws/dashboard/": (
-            WebsocketCommunicator(application, "/ws/dashboard/", headers=[ORIGIN, cookie]),
+            WebsocketCommunicator(application, "/ws/dashboard/", headers=[ORIGIN, HOST, cookie]),
             lambda text, number: f"S{number}" in text,
         ),
     }
@@ -84,7 +85,7 @@ def test_a_dead_socket_drops_out_of_its_groups_and_a_live_one_stays_in(settings)
         layer = get_channel_layer()
         dead = await layer.new_channel()  # a socket whose process was killed: it never leaves
         await layer.group_add(group, dead)
-        live = WebsocketCommunicator(application, f"/ws/events/?token={token}", headers=[ORIGIN])
+        live = WebsocketCommunicator(application, f"/ws/events/?token={token}", headers=[ORIGIN, HOST])
         assert (await live.connect(timeout=10))[0]
         await asyncio.sleep(7)  # more than twice the group expiry
         await sync_to_async(publish)(
