@@ -7,6 +7,9 @@ Errors are one of:
 - 409 {"detail": reason}: a change impossible in the current state;
 - 422 {"detail": [{"field": "indicators.MACD.slow", "message": ...}, ...]}: every failing field;
 - 429 with Retry-After: over TRADEBOT_API_RATE;
+- 413 {"detail": ...}: a body larger than DATA_UPLOAD_MAX_MEMORY_SIZE;
+- 429 {"detail": ...} also when a per-user cap is reached (backtests queued or running);
+- 500 {"detail": ...}: an unexpected error (logged; nothing of it is shown);
 - 502 {"detail": ...}: the broker or market data provider failed (try again later).
 """
 
@@ -14,6 +17,8 @@ import json
 import logging
 from functools import wraps
 
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
 from django.db import DataError, IntegrityError
 from django.http import JsonResponse
 from django.shortcuts import render
@@ -171,6 +176,19 @@ def http_error(request, exc: HttpError):
     if exc.status_code == 400:  # ninja's only 400: a body that is not JSON
         return api.create_response(request, {"detail": [{"field": "body", "message": "is not valid JSON"}]}, status=422)
     return api.create_response(request, {"detail": str(exc)}, status=exc.status_code)
+
+
+@api.exception_handler(RequestDataTooBig)
+def body_too_big(request, exc: RequestDataTooBig):
+    limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+    return api.create_response(request, {"detail": f"the request body is larger than {limit} bytes"}, status=413)
+
+
+@api.exception_handler(Exception)
+def unexpected(request, exc: Exception):
+    # Logged with its traceback for the operator; the client learns only that it failed, in the API's shape.
+    logger.exception("unexpected error in %s %s", request.method, request.path)
+    return api.create_response(request, {"detail": "internal error: it has been logged"}, status=500)
 
 
 @api.exception_handler(BrokerError)

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
+from django.utils.csp import CSP
 
 from tradebot.logs import logging_config
 
@@ -29,6 +30,33 @@ if not DEBUG and SECRET_KEY == DEFAULT_SECRET_KEY and not TESTING:
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
+# Served over HTTPS (production): TRADEBOT_HTTPS=on turns each of these on; each can be set on its own.
+# Off by default so that `make run` works on http://127.0.0.1.
+TRADEBOT_HTTPS = env.bool("TRADEBOT_HTTPS", default=False)
+SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=TRADEBOT_HTTPS)
+SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=31_536_000 if TRADEBOT_HTTPS else 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=TRADEBOT_HTTPS)
+SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=TRADEBOT_HTTPS)
+SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=TRADEBOT_HTTPS)
+CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=TRADEBOT_HTTPS)
+SESSION_COOKIE_HTTPONLY = True
+# Behind a proxy that ends TLS: trust its X-Forwarded-Proto (only if the proxy always sets it).
+if env.bool("TRADEBOT_BEHIND_PROXY", default=False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# The app serves every asset itself: nothing from elsewhere, no inline script or style.
+SECURE_CSP = {
+    "default-src": [CSP.SELF],
+    "script-src": [CSP.SELF],
+    "style-src": [CSP.SELF],
+    "img-src": [CSP.SELF, "data:"],
+    "connect-src": [CSP.SELF],
+    "font-src": [CSP.SELF],
+    "object-src": [CSP.NONE],
+    "base-uri": [CSP.SELF],
+    "form-action": [CSP.SELF],
+    "frame-ancestors": [CSP.NONE],
+}
+
 # Not "daphne": its app only swaps runserver for itself, and importing it (Twisted) costs every command ~0.5 s;
 # `manage.py serve` and the Procfile run daphne directly.
 INSTALLED_APPS = [
@@ -40,6 +68,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.humanize",
     "channels",
+    "ninja",  # its API docs' assets, served here rather than from a CDN
     "django_celery_beat",
     "django_htmx",
     "django_prometheus",
@@ -66,6 +95,8 @@ MIDDLEWARE = [
     "tradebot.logs.RequestContextMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django.middleware.csp.ContentSecurityPolicyMiddleware",
+    "tradebot.cache_headers.NoStoreWhenAuthenticated",
     "django_htmx.middleware.HtmxMiddleware",
     "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]

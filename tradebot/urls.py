@@ -20,3 +20,7 @@ urlpatterns = [
     path("", include("backtests.urls")),
     path("", include("analytics.urls")),
 ]
+
+handler400 = "tradebot.http_errors.bad_request"
+handler404 = "tradebot.http_errors.page_not_found"
+handler500 = "tradebot.http_errors.server_error"
