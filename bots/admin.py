@@ -40,6 +40,11 @@ def start_bots(modeladmin, request, queryset):
     _run_on_each(modeladmin, request, queryset, services.bot_start, "started")
 
 
+@admin.action(description="Start selected bots, those on live accounts included: I confirm they trade real money")
+def start_bots_confirming_live(modeladmin, request, queryset):
+    _run_on_each(modeladmin, request, queryset, partial(services.bot_start, confirm_live=True), "started")
+
+
 @admin.action(description="Pause selected bots (exits still managed, no new entries)")
 def pause_bots(modeladmin, request, queryset):
     _run_on_each(modeladmin, request, queryset, services.bot_pause, "paused")
@@ -72,10 +77,16 @@ class BotAdmin(OwnedAdmin):
     list_filter = ["status", "timeframe", ("broker_account", admin.RelatedOnlyFieldListFilter)]
     list_select_related = ["broker_account"]
     search_fields = ["name", "symbols"]
-    actions = [start_bots, pause_bots, stop_bots_keeping_positions, stop_bots_closing_positions]
+    actions = [
+        start_bots,
+        start_bots_confirming_live,
+        pause_bots,
+        stop_bots_keeping_positions,
+        stop_bots_closing_positions,
+    ]
     readonly_fields = ["owner", "status", "status_reason", "last_tick_at", "recent_ticks"]
     fieldsets = [
-        (None, {"fields": ["name", "owner", "capital", "broker_account"]}),
+        (None, {"fields": ["name", "owner", "capital", "broker_account", "confirm_live"]}),
         ("Status", {"fields": ["status", "status_reason", "last_tick_at"]}),
         (
             "Trading",
@@ -104,10 +115,16 @@ class BotAdmin(OwnedAdmin):
 
     def save_model(self, request, obj, form, change):
         account = form.cleaned_data["broker_account"]
+        confirm_live = form.cleaned_data["confirm_live"]
         if change:
-            services.bot_update(bot=obj, config=form.config, broker_account=account)
+            services.bot_update(bot=obj, config=form.config, broker_account=account, confirm_live=confirm_live)
         else:
-            _became_saved(obj, services.bot_create(owner=request.user, config=form.config, broker_account=account))
+            _became_saved(
+                obj,
+                services.bot_create(
+                    owner=request.user, config=form.config, broker_account=account, confirm_live=confirm_live
+                ),
+            )
 
     def delete_model(self, request, obj):
         services.bot_delete(bot=obj)

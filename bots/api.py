@@ -39,7 +39,10 @@ def bot_list(request):
 def bot_create(request, payload: BotIn):
     owner = request.auth
     bot = services.bot_create(
-        owner=owner, config=payload.config(), broker_account=_account(owner, payload.broker_account_id)
+        owner=owner,
+        config=payload.config(),
+        broker_account=_account(owner, payload.broker_account_id),
+        confirm_live=payload.confirm_live,
     )
     return Status(201, bot)
 
@@ -53,7 +56,10 @@ def bot_detail(request, id: Id):
 def bot_update(request, id: Id, payload: BotIn):
     bot = _bot(request, id)
     return services.bot_update(
-        bot=bot, config=payload.config(), broker_account=_account(bot.owner, payload.broker_account_id)
+        bot=bot,
+        config=payload.config(),
+        broker_account=_account(bot.owner, payload.broker_account_id),
+        confirm_live=payload.confirm_live,
     )
 
 
@@ -64,8 +70,10 @@ def bot_delete(request, id: Id):
 
 
 @router.post("/bots/{id}/start", response=BotOut, tags=["bots"])
-def bot_start(request, id: Id):
-    return services.bot_start(bot=_bot(request, id))
+def bot_start(request, id: Id, confirm_live: bool = False):
+    """A bot on a live account starts only with `confirm_live=true` (it trades real money) and with
+    two-factor authentication on; otherwise the answer is 409 saying so."""
+    return services.bot_start(bot=_bot(request, id), confirm_live=confirm_live)
 
 
 @router.post("/bots/{id}/stop", response=BotOut, tags=["bots"])

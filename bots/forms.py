@@ -87,6 +87,11 @@ class BotForm(ServiceModelForm):
         empty_label="Default paper account",
         help_text="Moving a bot needs its positions closed first.",
     )
+    confirm_live = forms.BooleanField(
+        required=False,
+        label="I understand this bot trades real money",
+        help_text="Needed to put the bot on a live (non-paper) account.",
+    )
 
     class Meta:
         model = Bot

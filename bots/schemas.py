@@ -20,9 +20,12 @@ class BotIn(BotConfig):
     model_config = ConfigDict(json_schema_extra={"examples": [EXAMPLE_CONFIG]})
 
     broker_account_id: Id | None = None
+    confirm_live: bool = Field(
+        False, description="Required to put the bot on a live account (creating or moving it): it trades real money."
+    )
 
     def config(self) -> BotConfig:
-        return BotConfig.model_validate(self.model_dump(exclude={"broker_account_id"}))
+        return BotConfig.model_validate(self.model_dump(exclude={"broker_account_id", "confirm_live"}))
 
 
 class HoldOut(Schema):

@@ -13,10 +13,12 @@ from pydantic import ValidationError
 from accounts.audit.models import AuditEntry
 from accounts.audit.services import audit_record
 from bots import notices
+from accounts.mfa import MFA_REQUIRED, has_mfa, require_mfa
 from bots.checks import forget_broker_keys_health
+from bots.connections import account_feed, broker_for
 from bots.models import Bot, BrokerAccount
 from bots.orders import position_close
-from brokers.base import BrokerError
+from brokers.base import AccountInfo, BrokerError
 from brokers.endpoints import EndpointRefused, check_endpoint
 from engine.config import BotConfig, config_errors
 from tradebot.errors import Conflict, Invalid
@@ -61,6 +63,18 @@ def _check_account(owner, account: BrokerAccount | None) -> BrokerAccount:
     return account
 
 
+def _live_errors(owner, account: BrokerAccount, confirm_live: bool) -> list[dict]:
+    """A bot put on a live account trades real money: its owner confirms it each time, with two-factor on."""
+    if account.paper:
+        return []
+    if not confirm_live:
+        message = f"{account.name} is a live account: this bot would trade real money. Confirm it explicitly"
+        return [{"field": "confirm_live", "message": message}]
+    if not has_mfa(owner):
+        return [{"field": "confirm_live", "message": MFA_REQUIRED}]
+    return []
+
+
 def _check_name(owner, name: str, exclude_id: int | None = None) -> None:
     if Bot.objects.filter(owner=owner, name=name).exclude(pk=exclude_id).exists():
         raise Invalid([{"field": "name", "message": f"you already have a bot named {name!r}"}])
@@ -79,9 +93,14 @@ def _check_stop_at_broker(config: BotConfig, account: BrokerAccount) -> None:
 
 
 @transaction.atomic
-def bot_create(*, owner, config: BotConfig, broker_account: BrokerAccount | None = None) -> Bot:
+def bot_create(
+    *, owner, config: BotConfig, broker_account: BrokerAccount | None = None, confirm_live: bool = False
+) -> Bot:
     _check_name(owner, config.name)
-    bot = Bot(owner=owner, broker_account=_check_account(owner, broker_account))
+    account = _check_account(owner, broker_account)
+    if errors := _live_errors(owner, account, confirm_live):
+        raise Invalid(errors)
+    bot = Bot(owner=owner, broker_account=account)
     _check_stop_at_broker(config, bot.broker_account)
     bot.apply_config(config)
     bot.save()
@@ -90,9 +109,13 @@ def bot_create(*, owner, config: BotConfig, broker_account: BrokerAccount | None
 
 
 @transaction.atomic
-def bot_update(*, bot: Bot, config: BotConfig, broker_account: BrokerAccount | None = None) -> Bot:
+def bot_update(
+    *, bot: Bot, config: BotConfig, broker_account: BrokerAccount | None = None, confirm_live: bool = False
+) -> Bot:
     _check_name(bot.owner, config.name, exclude_id=bot.pk)
     if broker_account is not None and broker_account.pk != bot.broker_account_id:
+        if errors := _live_errors(bot.owner, broker_account, confirm_live):
+            raise Invalid(errors)
         if bot.positions.filter(is_open=True).exists():
             raise Conflict("close the bot's open positions before moving it to another broker account")
         if bot.trades.pending().exists():
@@ -122,7 +145,14 @@ def bot_delete(*, bot: Bot) -> None:
     bot.delete()
 
 
-def bot_start(*, bot: Bot) -> Bot:
+def bot_start(*, bot: Bot, confirm_live: bool = False) -> Bot:
+    """Start (or resume) the bot. On a live account its owner confirms the real money each time."""
+    if not bot.broker_account.paper:
+        if not confirm_live:
+            raise Conflict(
+                f"{bot.name} trades real money on {bot.broker_account.name}: confirm it explicitly (confirm_live)"
+            )
+        require_mfa(bot.owner)
     try:
         bot.config()
     except ValidationError as exc:
@@ -345,6 +375,8 @@ def _broker_account_errors(account: BrokerAccount, *, api_key: str, secret_key: 
     # new endpoint for a live account are the same decision.
     if not account.paper and not confirm_live:
         errors.append({"field": "confirm_live", "message": "a live account trades real money: confirm it explicitly"})
+    elif not account.paper and account.kind != BrokerAccount.Kind.SIM and not has_mfa(account.owner):
+        errors.append({"field": "confirm_live", "message": MFA_REQUIRED})
     same_name = BrokerAccount.objects.filter(owner_id=account.owner_id, name=account.name).exclude(pk=account.pk)
     if "name" not in failed and same_name.exists():
         errors.append({"field": "name", "message": f"you already have a broker account named {account.name!r}"})
@@ -364,7 +396,16 @@ def _broker_account_errors(account: BrokerAccount, *, api_key: str, secret_key: 
 
 
 def broker_account_delete(*, account: BrokerAccount) -> None:
+    if Trade.objects.filter(bot__broker_account=account).pending().exists():
+        raise Conflict("orders placed through this account are still pending: wait for them to settle first")
     if account.bots.exists():
         raise Conflict("bots use this broker account: move or delete them first")
     audit_record(action=Action.ACCOUNT_REMOVED, target=account, owner_id=account.owner_id)
     account.delete()
+
+
+def broker_account_check(*, account: BrokerAccount) -> AccountInfo:
+    """Read the account at its broker (keys, endpoint, status, buying power): a connection test.
+    BrokerError says what failed; BrokerKeysUnreadable that the keys must be entered again."""
+    account.credentials()
+    return broker_for(account, account_feed(account)).account()

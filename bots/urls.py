@@ -1,6 +1,6 @@
 from django.urls import path
 
-from bots import live, views
+from bots import account_pages, live, views
 
 app_name = "bots"
 
@@ -17,4 +17,9 @@ urlpatterns = [
     path("bots/<int:pk>/holds/<int:hold_pk>/release/", views.hold_release, name="release_hold"),
     path("mismatches/<int:pk>/fix/", views.mismatch_fix, name="fix_mismatch"),
     path("live/mark/", live.live_mark, name="live_mark"),
+    path("settings/broker-accounts/", account_pages.account_list, name="broker_accounts"),
+    path("settings/broker-accounts/new/", account_pages.account_new, name="broker_account_new"),
+    path("settings/broker-accounts/<int:pk>/keys/", account_pages.account_keys, name="broker_account_keys"),
+    path("settings/broker-accounts/<int:pk>/test/", account_pages.account_test, name="broker_account_test"),
+    path("settings/broker-accounts/<int:pk>/delete/", account_pages.account_delete, name="broker_account_delete"),
 ]

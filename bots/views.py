@@ -127,7 +127,10 @@ def bot_new(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         try:
             bot = services.bot_create(
-                owner=request.user, config=form.config, broker_account=form.cleaned_data["broker_account"]
+                owner=request.user,
+                config=form.config,
+                broker_account=form.cleaned_data["broker_account"],
+                confirm_live=form.cleaned_data["confirm_live"],
             )
         except Invalid as exc:
             form.add_service_errors(exc.errors)
@@ -144,7 +147,12 @@ def bot_edit(request: HttpRequest, pk: int) -> HttpResponse:
     form = BotSetupForm(request.POST or None, owner=request.user, bot=bot)
     if request.method == "POST" and form.is_valid():
         try:
-            services.bot_update(bot=bot, config=form.config, broker_account=form.cleaned_data["broker_account"])
+            services.bot_update(
+                bot=bot,
+                config=form.config,
+                broker_account=form.cleaned_data["broker_account"],
+                confirm_live=form.cleaned_data["confirm_live"],
+            )
         except Invalid as exc:
             form.add_service_errors(exc.errors)
         except Conflict as exc:
@@ -162,6 +170,8 @@ def bot_action(request: HttpRequest, pk: int, action: str) -> HttpResponse:
     bot = _bot_for_user(request, pk)
     choice = {"close": True, "keep": False}.get(request.POST.get("positions", ""))
     options = {"close_positions": choice} if action == "stop" else {}
+    if action == "start":
+        options = {"confirm_live": request.POST.get("confirm_live") == "yes"}
     try:
         ACTIONS[action](bot=bot, **options)
     except Conflict as exc:

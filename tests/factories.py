@@ -18,10 +18,21 @@ class UserFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = get_user_model()
         django_get_or_create = ("username",)
+        skip_postgeneration_save = True
 
     username = factory.Sequence(lambda n: f"trader{n}")
     email = factory.LazyAttribute(lambda u: f"{u.username}@example.com")
     password = factory.django.Password("correct horse battery staple")
+
+    @factory.post_generation
+    def verified_email(user, create, extracted, **kwargs):
+        """Its email counts as verified (pass verified_email=False for one still to verify)."""
+        if create and user.email and extracted is not False:
+            from allauth.account.models import EmailAddress
+
+            EmailAddress.objects.get_or_create(
+                user=user, email=user.email, defaults={"verified": True, "primary": True}
+            )
 
 
 class BrokerAccountFactory(factory.django.DjangoModelFactory):
@@ -125,3 +136,12 @@ def bot_page_form_data(account, **changes) -> dict:
         "end_time": "16:00",
     }
     return data | changes
+
+
+def with_totp(user) -> str:
+    """Turn on the user's authenticator-app second factor (as its setup page does); returns its secret."""
+    from allauth.mfa.totp.internal.auth import TOTP, generate_totp_secret
+
+    secret = generate_totp_secret()
+    TOTP.activate(user, secret)
+    return secret

@@ -67,6 +67,10 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django.contrib.humanize",
+    "allauth",
+    "allauth.account",
+    "allauth.mfa",
+    "allauth.usersessions",
     "channels",
     "ninja",  # its API docs' assets, served here rather than from a CDN
     "django_celery_beat",
@@ -94,6 +98,8 @@ MIDDLEWARE = [
     # After authentication: every line logged while serving a request carries its request and user ids.
     "tradebot.logs.RequestContextMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "allauth.account.middleware.AccountMiddleware",
+    "allauth.usersessions.middleware.UserSessionsMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "tradebot.cache_headers.NoStoreWhenAuthenticated",
@@ -216,6 +222,29 @@ if TESTING:
     PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 LOGIN_URL = "/accounts/login/"
 LOGIN_REDIRECT_URL = "/"
+
+# Accounts (django-allauth): sign-in by username or email; a failed sign-in is rate limited by address
+# and by account (allauth's login_failed: 10 a minute per address, 5 in 5 minutes per account, after
+# which even the right password is refused until the window passes); the admin signs in here too.
+AUTHENTICATION_BACKENDS = ["allauth.account.auth_backends.AuthenticationBackend"]
+ACCOUNT_ADAPTER = "accounts.adapter.AccountAdapter"
+ACCOUNT_LOGIN_METHODS = {"username", "email"}
+ACCOUNT_SIGNUP_FIELDS = ["email*", "username*", "password1*", "password2*"]
+ACCOUNT_UNIQUE_EMAIL = True
+ACCOUNT_EMAIL_VERIFICATION = "mandatory"
+ACCOUNT_LOGOUT_REDIRECT_URL = LOGIN_URL
+ACCOUNT_RATE_LIMITS = {
+    "login_failed": env("TRADEBOT_LOGIN_FAILED_RATE", default="10/m/ip,5/5m/key"),
+}
+# Sign-up: off (people are made by an operator), invite (with a link from `manage.py invite EMAIL`), open.
+TRADEBOT_SIGNUP = env("TRADEBOT_SIGNUP", default="off")
+if TRADEBOT_SIGNUP not in ("off", "invite", "open"):
+    raise ImproperlyConfigured(f"TRADEBOT_SIGNUP must be off, invite or open, not {TRADEBOT_SIGNUP!r}")
+TRADEBOT_INVITE_DAYS = env.int("TRADEBOT_INVITE_DAYS", default=7)
+# Two-factor: an authenticator app (TOTP) and recovery codes; required before trading real money.
+MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
+MFA_TOTP_ISSUER = "Tradebot"
+# Verification and password-reset mail goes out as notifications do (EMAIL_URL, below).
 
 LANGUAGE_CODE = "en-us"
 USE_I18N = False

@@ -1,14 +1,17 @@
+from allauth.account.decorators import secure_admin_login
 from django.contrib import admin
-from django.contrib.auth import views as auth
 from django.urls import include, path
 
 from tradebot import health, metrics
 from tradebot.api import api
 
+# The admin signs in through the site's login: its rate limits, lockout and second factor apply there too.
+admin.site.login = secure_admin_login(admin.site.login)
+
 urlpatterns = [
     path("admin/", admin.site.urls),
-    path("accounts/login/", auth.LoginView.as_view(redirect_authenticated_user=True), name="login"),
-    path("accounts/logout/", auth.LogoutView.as_view(next_page="login"), name="logout"),
+    path("accounts/", include("accounts.urls")),
+    path("accounts/", include("allauth.urls")),
     path("health", health.health, name="health"),
     path("metrics", metrics.metrics, name="metrics"),
     path("api/", api.urls),

@@ -6,7 +6,7 @@ from django.urls import reverse
 
 from bots.models import Bot, BrokerAccount, BrokerStop
 from tests import factories
-from tests.factories import BotFactory, BrokerAccountFactory, PositionFactory, TradeFactory, UserFactory
+from tests.factories import BotFactory, BrokerAccountFactory, PositionFactory, TradeFactory, UserFactory, with_totp
 
 pytestmark = pytest.mark.django_db
 
@@ -269,6 +269,7 @@ def test_a_live_account_without_the_real_money_confirmation_is_refused(client, s
 
 
 def test_a_confirmed_live_account_is_created_for_the_user(client, staff):
+    with_totp(staff)
     response = client.post(ACCOUNTS_ADD, alpaca_account_data(confirm_live="on"))
 
     account = BrokerAccount.objects.get(name="Alpaca live")

@@ -8,7 +8,15 @@ from django.utils import timezone
 from bots import services
 from bots.models import Bot, BrokerAccount
 from tests.api_client import api_client
-from tests.factories import DESIGN_CONFIG, BotFactory, BrokerAccountFactory, PositionFactory, TradeFactory, UserFactory
+from tests.factories import (
+    DESIGN_CONFIG,
+    BotFactory,
+    BrokerAccountFactory,
+    PositionFactory,
+    TradeFactory,
+    UserFactory,
+    with_totp,
+)
 from trades.models import Trade
 
 pytestmark = pytest.mark.django_db
@@ -220,11 +228,14 @@ def test_creating_an_account_never_returns_its_secrets(client, user):
     assert BrokerAccount.objects.get(pk=response.json()["id"]).credentials() == ("AKSECRETKEY", "VERYSECRET")
 
 
-def test_a_live_account_needs_confirm_live(client):
+def test_a_live_account_needs_confirm_live(client, user):
     payload = {"name": "Live", "kind": "alpaca", "paper": False, "api_key": "k", "secret_key": "s"}
     response = client.post("/broker-accounts", json=payload)
     assert response.status_code == 422 and fields(response) == {"confirm_live"}
     assert not BrokerAccount.objects.filter(name="Live").exists()
+    without_mfa = client.post("/broker-accounts", json=dict(payload, confirm_live=True))
+    assert without_mfa.status_code == 422 and "two-factor" in without_mfa.json()["detail"][0]["message"]
+    with_totp(user)
     assert client.post("/broker-accounts", json=dict(payload, confirm_live=True)).json()["paper"] is False
 
 

@@ -4,9 +4,10 @@ import pytest
 from django.test import override_settings
 from django_celery_beat.models import PeriodicTask
 
+from accounts.mfa import MFA_REQUIRED
 from bots import services
 from bots.models import Bot, BrokerAccount
-from tests.factories import DESIGN_CONFIG, BotFactory, PositionFactory, TradeFactory, UserFactory
+from tests.factories import DESIGN_CONFIG, BotFactory, PositionFactory, TradeFactory, UserFactory, with_totp
 from tradebot.errors import Conflict, Invalid
 from trades.models import Trade
 
@@ -110,6 +111,12 @@ def test_a_live_broker_account_needs_an_explicit_confirmation():
             owner=owner, name="Live", kind="alpaca", paper=False, api_key="k", secret_key="s"
         )
     assert {e["field"] for e in caught.value.errors} == {"confirm_live"}
+    with pytest.raises(Invalid) as caught:  # confirmed, but without a second factor
+        services.broker_account_create(
+            owner=owner, name="Live", kind="alpaca", paper=False, api_key="k", secret_key="s", confirm_live=True
+        )
+    assert caught.value.errors == [{"field": "confirm_live", "message": MFA_REQUIRED}]
+    with_totp(owner)
     account = services.broker_account_create(
         owner=owner, name="Live", kind="alpaca", paper=False, api_key="k", secret_key="s", confirm_live=True
     )
@@ -197,6 +204,7 @@ def test_switching_an_account_to_live_needs_the_confirmation():
     assert {e["field"] for e in caught.value.errors} == {"confirm_live"}
     assert BrokerAccount.objects.get(pk=account.pk).paper
 
+    with_totp(account.owner)
     services.broker_account_update(account=account, paper=False, confirm_live=True)
     assert not BrokerAccount.objects.get(pk=account.pk).paper
 

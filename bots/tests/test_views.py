@@ -38,9 +38,9 @@ def test_pages_redirect_anonymous_visitors_to_the_login_page(client, name):
 def test_a_trader_without_staff_rights_logs_in_and_sees_the_dashboard_but_not_the_admin(client):
     UserFactory(username="plain", is_staff=False)
 
-    page = client.get(reverse("login"))
+    page = client.get(reverse("account_login"))
     response = client.post(
-        reverse("login"), {"username": "plain", "password": "correct horse battery staple", "next": "/"}
+        reverse("account_login"), {"login": "plain", "password": "correct horse battery staple", "next": "/"}
     )
 
     assert page.status_code == 200 and 'name="password"' in page.content.decode()
@@ -50,20 +50,22 @@ def test_a_trader_without_staff_rights_logs_in_and_sees_the_dashboard_but_not_th
     assert reverse("admin:index") not in dashboard.content.decode()  # no link to a page that refuses them
     admin = client.get(reverse("admin:index"))
     assert admin.status_code == 302 and admin["Location"].startswith("/admin/login/")
+    assert client.get(admin["Location"]).status_code == 403  # signed in, not staff
 
 
 def test_a_wrong_password_is_refused_on_the_login_page(client):
     UserFactory(username="plain")
-    response = client.post(reverse("login"), {"username": "plain", "password": "wrong"})
+    response = client.post(reverse("account_login"), {"login": "plain", "password": "wrong"})
     assert response.status_code == 200
-    assert "correct username and password" in response.content.decode()
+    assert "username and/or password you specified are not correct" in response.content.decode()
     assert "_auth_user_id" not in client.session
 
 
 def test_logging_out_takes_a_post_and_leads_back_to_the_login_page(signed_in):
-    assert signed_in.get(reverse("logout")).status_code == 405
-    response = signed_in.post(reverse("logout"))
-    assert response.status_code == 302 and response["Location"] == reverse("login")
+    assert signed_in.get(reverse("account_logout")).status_code == 200  # a page asking to confirm
+    assert signed_in.get("/").status_code == 200
+    response = signed_in.post(reverse("account_logout"))
+    assert response.status_code == 302 and response["Location"] == reverse("account_login")
     assert signed_in.get("/").status_code == 302
 
 

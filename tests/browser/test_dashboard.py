@@ -26,9 +26,9 @@ def log_in(page, base_url: str, username: str) -> None:
     page.goto(f"{base_url}/")
     assert "/accounts/login/" in page.url  # the dashboard asks for a login first
     page.screenshot(path=f"{SCREENSHOTS}/tradebot-login.png", full_page=True)
-    page.fill("#id_username", username)
+    page.fill("#id_login", username)
     page.fill("#id_password", PASSWORD)
-    page.click("form.login button[type=submit]")
+    page.click("form[action='/accounts/login/'] button[type=submit]")
     page.wait_for_url(f"{base_url}/")
 
 
