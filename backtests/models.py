@@ -59,6 +59,8 @@ class Backtest(models.Model):
     open_positions = models.JSONField(default=list, encoder=DjangoJSONEncoder)
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
+    # Moved forward while it runs (with its progress): a running backtest whose worker died stops moving.
+    alive_at = models.DateTimeField(null=True, blank=True, editable=False)
     finished_at = models.DateTimeField(null=True, blank=True)
 
     objects = BacktestQuerySet.as_manager()

@@ -13,6 +13,8 @@ from decimal import Decimal
 import numpy as np
 import pandas as pd
 import structlog
+from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils import timezone
 from pydantic import ValidationError
@@ -26,7 +28,7 @@ from engine.backtest import BacktestResult, BacktestTrade, OpenPosition, run_bac
 from engine.config import BotConfig, config_errors
 from engine.market_time import TIMEFRAMES, exchange_date
 from tradebot import metrics
-from tradebot.errors import Invalid
+from tradebot.errors import Invalid, LimitReached
 
 logger = logging.getLogger(__name__)
 log = structlog.get_logger(__name__)
@@ -44,6 +46,8 @@ MAX_STORED_TRADES = 10_000
 CURVE_POINTS = 2000
 # The page polls every second; writing progress more often would only load the database.
 PROGRESS_EVERY_SECONDS = 0.5
+# A backtest over its owner's running cap asks again after this many seconds.
+RUNNING_CAP_RETRY = 5
 CENT = Decimal("0.01")
 COMMISSION_STEP = Decimal("0.0001")
 SLIPPAGE_STEP = Decimal("0.000001")
@@ -82,6 +86,7 @@ def backtest_create(
     errors += _cost_errors(slippage, commission) + _range_errors(start, end, run_config)
     if errors:
         raise Invalid(errors)
+    _check_queue_cap(owner)
     backtest = Backtest.objects.create(
         owner=owner,
         bot=bot,
@@ -97,6 +102,17 @@ def backtest_create(
     )
     transaction.on_commit(lambda: tasks.run_backtest.delay(backtest.pk))
     return backtest
+
+
+def _check_queue_cap(owner) -> None:
+    """A person's backtests waiting or running are capped: one person's batch must not fill the
+    backtest worker's queue for everyone (nor the server's memory)."""
+    # Taken under the owner's row lock, so two requests at once cannot both pass the count.
+    get_user_model().objects.select_for_update().filter(pk=owner.pk).exists()
+    pending = Backtest.objects.filter(owner=owner, status__in=[Backtest.Status.QUEUED, Backtest.Status.RUNNING])
+    cap = settings.TRADEBOT_BACKTESTS_PER_USER
+    if pending.count() >= cap:
+        raise LimitReached(f"you have {cap} backtests queued or running, the most allowed: wait for one to finish")
 
 
 def _saved_config(bot: Bot | None) -> BotConfig:
@@ -156,9 +172,20 @@ def backtest_run(*, backtest_id: int) -> None:
     """Run a queued backtest to its end. A failure is recorded on the backtest (failed, with the
     message the person sees), not raised: there is nobody else to tell."""
     # Claim it: of two workers handed the same job, only the one that moves it out of queued runs it.
-    claimed = Backtest.objects.filter(pk=backtest_id, status=Backtest.Status.QUEUED).update(
-        status=Backtest.Status.RUNNING, started_at=timezone.now(), progress=0.0
-    )
+    # One person's backtests run one at a time (TRADEBOT_BACKTESTS_RUNNING_PER_USER): over that, it
+    # waits its turn behind theirs and the worker takes other people's.
+    with transaction.atomic():
+        owner_id = Backtest.objects.filter(pk=backtest_id).values_list("owner_id", flat=True).first()
+        if owner_id is None:
+            return
+        running = Backtest.objects.filter(owner_id=owner_id, status=Backtest.Status.RUNNING).count()
+        if running >= settings.TRADEBOT_BACKTESTS_RUNNING_PER_USER:
+            transaction.on_commit(lambda: tasks.run_backtest.apply_async((backtest_id,), countdown=RUNNING_CAP_RETRY))
+            return
+        now = timezone.now()
+        claimed = Backtest.objects.filter(pk=backtest_id, status=Backtest.Status.QUEUED).update(
+            status=Backtest.Status.RUNNING, started_at=now, alive_at=now, progress=0.0
+        )
     if not claimed:
         return
     backtest = Backtest.objects.select_related("bot__broker_account").get(pk=backtest_id)
@@ -198,6 +225,17 @@ def backtest_run(*, backtest_id: int) -> None:
     )
 
 
+def backtests_sweep_stale() -> int:
+    """Fail the running backtests that stopped moving (their worker died: a restart, out of memory);
+    returns how many. A live run moves `alive_at` every PROGRESS_EVERY_SECONDS."""
+    stale_before = timezone.now() - timedelta(seconds=settings.TRADEBOT_BACKTEST_STALE_SECONDS)
+    return Backtest.objects.filter(status=Backtest.Status.RUNNING, alive_at__lt=stale_before).update(
+        status=Backtest.Status.FAILED,
+        error="its worker stopped while it ran (a restart or out of memory): run it again",
+        finished_at=timezone.now(),
+    )
+
+
 def _load_bars(backtest: Backtest) -> dict[str, pd.DataFrame]:
     account = backtest.bot.broker_account if backtest.bot is not None else None
     market = backtest_market(account)
@@ -212,7 +250,9 @@ def _progress_writer(backtest_id: int) -> Callable[[float], None]:
         now = time.monotonic()
         if now - last_write >= PROGRESS_EVERY_SECONDS:
             last_write = now
-            Backtest.objects.filter(pk=backtest_id).update(progress=min(max(fraction, 0.0), 1.0))
+            Backtest.objects.filter(pk=backtest_id).update(
+                progress=min(max(fraction, 0.0), 1.0), alive_at=timezone.now()
+            )
 
     return write
 

@@ -9,3 +9,10 @@ def run_backtest(backtest_id: int) -> None:
     from backtests.services import backtest_run
 
     backtest_run(backtest_id=backtest_id)
+
+
+@shared_task(name="backtests.sweep_stale", ignore_result=True)
+def sweep_stale() -> None:
+    from backtests.services import backtests_sweep_stale
+
+    backtests_sweep_stale()

@@ -26,7 +26,7 @@ from bots.services import parse_config
 from engine.config import EXAMPLE_CONFIG, BotConfig
 from engine.market_time import TIMEFRAMES, exchange_date
 from tradebot.charts import series, series_chart
-from tradebot.errors import Invalid
+from tradebot.errors import Invalid, LimitReached
 
 PAGE_SIZE = 50
 TRADES_PER_PAGE = 50  # a result shows its fills a page at a time; the API returns them all
@@ -140,6 +140,8 @@ def backtest_new(request: HttpRequest) -> HttpResponse:
             backtest = backtest_create(owner=request.user, **form.service_arguments())
         except Invalid as exc:
             form.add_service_errors(exc.errors)
+        except LimitReached as exc:
+            form.add_error(None, str(exc))
         else:
             return redirect("backtests:detail", pk=backtest.pk)
     return render(request, "backtests/backtest_form.html", {"form": form})

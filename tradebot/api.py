@@ -33,7 +33,7 @@ from brokers.base import BrokerError
 from engine.config import config_errors
 from market.api import router as market_router
 from positions.api import router as positions_router
-from tradebot.errors import Conflict, Invalid
+from tradebot.errors import Conflict, Invalid, LimitReached
 from trades.api import router as trades_router
 
 logger = logging.getLogger(__name__)
@@ -176,6 +176,11 @@ def http_error(request, exc: HttpError):
     if exc.status_code == 400:  # ninja's only 400: a body that is not JSON
         return api.create_response(request, {"detail": [{"field": "body", "message": "is not valid JSON"}]}, status=422)
     return api.create_response(request, {"detail": str(exc)}, status=exc.status_code)
+
+
+@api.exception_handler(LimitReached)
+def limit_reached(request, exc: LimitReached):
+    return api.create_response(request, {"detail": str(exc)}, status=429)
 
 
 @api.exception_handler(RequestDataTooBig)

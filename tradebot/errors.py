@@ -20,3 +20,7 @@ class BrokerAccountUnusable(Conflict):
 
 class BrokerKeysUnreadable(BrokerAccountUnusable):
     """The account's stored keys no longer decrypt (TRADEBOT_ENCRYPTION_KEY changed): enter them again."""
+
+
+class LimitReached(Exception):
+    """A per-user cap is reached (HTTP 429): the message says which, and what frees it."""

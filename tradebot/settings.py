@@ -208,7 +208,17 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 60.0,
         "options": {"expire_seconds": 60},
     },
+    "sweep_stale_backtests": {"task": "backtests.sweep_stale", "schedule": 300.0, "options": {"expire_seconds": 300}},
 }
+# Backtests run on a queue and a worker of their own (the Procfile's and compose's `backtests`, a small
+# pool in the embedded run): a long one never makes a tick wait. Everything else is on the default queue.
+BACKTEST_QUEUE = "backtests"
+CELERY_TASK_ROUTES = {"backtests.run_backtest": {"queue": BACKTEST_QUEUE}}
+# Per person: backtests queued or running at once (more is a 429), and running at once.
+TRADEBOT_BACKTESTS_PER_USER = env.int("TRADEBOT_BACKTESTS_PER_USER", default=4)
+TRADEBOT_BACKTESTS_RUNNING_PER_USER = env.int("TRADEBOT_BACKTESTS_RUNNING_PER_USER", default=1)
+# A running backtest that has not moved for this long lost its worker: the sweeper marks it failed.
+TRADEBOT_BACKTEST_STALE_SECONDS = env.int("TRADEBOT_BACKTEST_STALE_SECONDS", default=900)
 CELERY_TIMEZONE = "UTC"
 
 AUTH_PASSWORD_VALIDATORS = [

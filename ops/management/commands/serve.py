@@ -1,4 +1,5 @@
-"""Run the whole system: daphne (HTTP + WebSocket), a Celery worker, beat and the stream service.
+"""Run the whole system: daphne (HTTP + WebSocket), Celery workers (one for backtests), beat and the
+stream service.
 
 On embedded defaults (no REDIS_URL) all four run in this one process, because the memory://
 broker and the in-memory channel layer and cache exist only inside one process: daphne in the main
@@ -14,6 +15,7 @@ import threading
 from pathlib import Path
 
 from asgiref.sync import sync_to_async
+from celery import Celery
 from celery.beat import EmbeddedService
 from celery.worker import WorkController
 from daphne.access import AccessLogGenerator
@@ -28,6 +30,14 @@ from tradebot.celery import app
 
 HOST = "127.0.0.1"  # a development server: this machine only, as the Procfile's web
 STOP_TIMEOUT_SECONDS = 15
+EMBEDDED = {"pool_cls": "threads", "without_heartbeat": True, "without_mingle": True, "without_gossip": True}
+
+
+def backtest_app() -> Celery:
+    """A second app on the same configuration and broker, to consume the backtests queue alone."""
+    second = Celery("tradebot")
+    second.config_from_object("django.conf:settings", namespace="CELERY")
+    return second
 
 
 class Command(BaseCommand):
@@ -42,14 +52,21 @@ class Command(BaseCommand):
         if settings.CELERY_TASK_ALWAYS_EAGER:
             raise CommandError("CELERY_TASK_ALWAYS_EAGER is on: tasks would run in the caller, not the worker.")
 
-        # A threads pool: prefork would start processes that cannot see the memory broker.
-        worker = WorkController(
-            app=app, pool_cls="threads", concurrency=4, without_heartbeat=True, without_mingle=True, without_gossip=True
-        )
-        worker_thread = threading.Thread(target=worker.start, name="celery-worker", daemon=True)
+        # Threads pools: prefork would start processes that cannot see the memory broker. Backtests get
+        # a worker of their own, so that ticks never wait behind one; it is another app instance, as a
+        # worker's queue selection is its app's (both reach the same in-process broker).
+        workers = [
+            WorkController(app=app, queues=[app.conf.task_default_queue], concurrency=4, **EMBEDDED),
+            WorkController(app=backtest_app(), queues=[settings.BACKTEST_QUEUE], concurrency=1, **EMBEDDED),
+        ]
+        worker_threads = [
+            threading.Thread(target=worker.start, name=f"celery-worker-{n}", daemon=True)
+            for n, worker in enumerate(workers)
+        ]
         # Embedded beat defaults to the file-based scheduler; ours keeps the schedule in the database.
         beat = EmbeddedService(app, thread=True, scheduler_cls=app.conf.beat_scheduler)
-        worker_thread.start()
+        for thread in worker_threads:
+            thread.start()
         beat.start()
         stream = StreamService(run_in=on_daphnes_loop).start()
 
@@ -64,8 +81,9 @@ class Command(BaseCommand):
         finally:
             stream.stop()
             beat.stop()
-            worker.stop()
-            worker_thread.join(STOP_TIMEOUT_SECONDS)
+            for worker, thread in zip(workers, worker_threads, strict=True):
+                worker.stop()
+                thread.join(STOP_TIMEOUT_SECONDS)
         if not server.listening_addresses:
             raise CommandError(f"could not listen on {HOST}:{port}")
 
