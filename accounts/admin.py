@@ -42,3 +42,38 @@ class ApiTokenAdmin(admin.ModelAdmin):
         for token in queryset.active():
             api_token_revoke(token=token)
         self.message_user(request, "Revoked.", messages.SUCCESS)
+
+
+# The apps whose admin pages reach across people: the users themselves (and their groups), their email
+# addresses, second factors and sessions, and the beat schedules that hold every bot's ticks.
+SUPERUSER_ONLY_APPS = {"auth", "account", "mfa", "usersessions", "django_celery_beat"}
+
+
+class SuperuserOnly:
+    """Only a superuser may see or change these: a staff member editing a user could make themselves
+    superuser, and one disabling a schedule would stop someone's bot while it still says running."""
+
+    def has_module_permission(self, request):
+        return request.user.is_active and request.user.is_superuser
+
+    def has_view_permission(self, request, obj=None):
+        return self.has_module_permission(request)
+
+    def has_add_permission(self, request, *args):
+        return self.has_module_permission(request)
+
+    def has_change_permission(self, request, obj=None):
+        return self.has_module_permission(request)
+
+    def has_delete_permission(self, request, obj=None):
+        return self.has_module_permission(request)
+
+
+def _superusers_only() -> None:
+    for model, model_admin in list(admin.site._registry.items()):
+        if model._meta.app_label in SUPERUSER_ONLY_APPS:
+            admin.site.unregister(model)
+            admin.site.register(model, type(type(model_admin).__name__, (SuperuserOnly, type(model_admin)), {}))
+
+
+_superusers_only()

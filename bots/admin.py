@@ -251,33 +251,3 @@ class BrokerStopAdmin(ReadOnlyAdmin, admin.ModelAdmin):
         # Owned through their position: each person sees the stops of their own positions.
         rows = super().get_queryset(request)
         return rows if request.user.is_superuser else rows.filter(position__owner=request.user)
-
-
-class SuperuserOnly:
-    """The beat schedules hold every bot's ticks: only a superuser may see or change them (a staff
-    member disabling one would stop someone's bot while it still says running)."""
-
-    def has_module_permission(self, request):
-        return request.user.is_active and request.user.is_superuser
-
-    def has_view_permission(self, request, obj=None):
-        return self.has_module_permission(request)
-
-    def has_add_permission(self, request):
-        return self.has_module_permission(request)
-
-    def has_change_permission(self, request, obj=None):
-        return self.has_module_permission(request)
-
-    def has_delete_permission(self, request, obj=None):
-        return self.has_module_permission(request)
-
-
-def _beat_admin_for_superusers_only() -> None:
-    for model, model_admin in list(admin.site._registry.items()):
-        if model._meta.app_label == "django_celery_beat":
-            admin.site.unregister(model)
-            admin.site.register(model, type(type(model_admin).__name__, (SuperuserOnly, type(model_admin)), {}))
-
-
-_beat_admin_for_superusers_only()

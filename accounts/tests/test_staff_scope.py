@@ -106,6 +106,19 @@ def test_the_beat_schedules_are_for_superusers_only(staff, superuser):
     assert logged_in(superuser).get(BEAT_TASKS).status_code == 200
 
 
+@pytest.mark.parametrize(
+    "page",
+    ["/admin/auth/user/", "/admin/auth/group/", "/admin/account/emailaddress/", "/admin/mfa/authenticator/"],
+)
+def test_people_their_emails_and_second_factors_are_for_superusers_only(page, superuser):
+    staff = UserFactory(is_staff=True)
+    staff.user_permissions.set(Permission.objects.filter(content_type__app_label__in=["auth", "account", "mfa"]))
+    client = logged_in(staff)
+    assert client.get(page).status_code == 403
+    assert client.get(f"/admin/auth/user/{superuser.pk}/change/").status_code == 403
+    assert logged_in(superuser).get(page).status_code == 200
+
+
 def test_a_bot_whose_schedule_was_disabled_says_so_on_its_page():
     owner = UserFactory()
     bot = services.bot_start(bot=BotFactory(owner=owner))
