@@ -236,7 +236,11 @@ LOGIN_REDIRECT_URL = "/"
 # Accounts (django-allauth): sign-in by username or email; a failed sign-in is rate limited by address
 # and by account (allauth's login_failed: 10 a minute per address, 5 in 5 minutes per account, after
 # which even the right password is refused until the window passes); the admin signs in here too.
-AUTHENTICATION_BACKENDS = ["allauth.account.auth_backends.AuthenticationBackend"]
+# Django's own backend first: sessions made before allauth name it, and stay signed in.
+AUTHENTICATION_BACKENDS = [
+    "django.contrib.auth.backends.ModelBackend",
+    "allauth.account.auth_backends.AuthenticationBackend",
+]
 ACCOUNT_ADAPTER = "accounts.adapter.AccountAdapter"
 ACCOUNT_LOGIN_METHODS = {"username", "email"}
 ACCOUNT_SIGNUP_FIELDS = ["email*", "username*", "password1*", "password2*"]

@@ -136,3 +136,10 @@ def test_existing_accounts_without_email_still_sign_in():
     client = Client()
     client.post(LOGIN, {"login": "operator", "password": PASSWORD})
     assert signed_in_user_id(client) == str(user.pk)
+
+
+def test_sessions_from_before_allauth_stay_signed_in():
+    user = UserFactory()
+    client = Client()
+    client.force_login(user, backend="django.contrib.auth.backends.ModelBackend")
+    assert client.get("/").status_code == 200
