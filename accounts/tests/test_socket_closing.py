@@ -1,5 +1,6 @@
 """Open sockets do not outlive what opened them: logout, a new password, a deactivated account and a
-revoked token close them at once; a socket on other, still valid credentials stays open."""
+revoked token close them at once; a socket on other, still valid credentials stays open. On whichever
+channel layer the run has: in memory embedded, Redis with REDIS_URL."""
 
 import pytest
 from asgiref.sync import async_to_sync
@@ -18,11 +19,6 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 SAME_ORIGIN = [(b"origin", b"http://localhost"), (b"host", b"localhost")]
 CLOSED = {"type": "websocket.close", "code": UNAUTHENTICATED}
-
-
-@pytest.fixture(autouse=True)
-def in_memory_layer(settings):
-    settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 
 
 def session_sockets(client: Client) -> list[WebsocketCommunicator]:
