@@ -53,7 +53,7 @@ def phone_or_desktop(browser, request):
 
 def log_in(page, base: str, username: str) -> None:
     page.goto(f"{base}/accounts/login/")
-    page.fill("#id_username", username)
+    page.fill("#id_login", username)
     page.fill("#id_password", PASSWORD)
     page.click("form.login button[type=submit]")
     page.wait_for_url(f"{base}/")
