@@ -47,7 +47,8 @@ if env.bool("TRADEBOT_BEHIND_PROXY", default=False):
 SECURE_CSP = {
     "default-src": [CSP.SELF],
     "script-src": [CSP.SELF],
-    "style-src": [CSP.SELF],
+    # The one <style> a vendored library writes (lightweight-charts 5.2.1's attribution logo), by its hash.
+    "style-src": [CSP.SELF, "'sha256-3pRED1tOXas1FXFoPb9TGCjmYe9XQsmO9OV23khV2nY='"],
     "img-src": [CSP.SELF, "data:"],
     "connect-src": [CSP.SELF],
     "font-src": [CSP.SELF],
