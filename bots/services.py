@@ -12,8 +12,8 @@ from pydantic import ValidationError
 
 from accounts.audit.models import AuditEntry
 from accounts.audit.services import audit_record
-from bots import notices
 from accounts.mfa import MFA_REQUIRED, has_mfa, require_mfa
+from bots import notices
 from bots.checks import forget_broker_keys_health
 from bots.connections import account_feed, broker_for
 from bots.models import Bot, BrokerAccount
