@@ -73,7 +73,6 @@ INSTALLED_APPS = [
     "allauth.mfa",
     "allauth.usersessions",
     "channels",
-    "ninja",  # its API docs' assets, served here rather than from a CDN
     "django_celery_beat",
     "django_htmx",
     "django_prometheus",
