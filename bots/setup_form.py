@@ -171,6 +171,11 @@ class BotSetupForm(forms.Form):
         empty_label="Default paper account",
         help_text="Moving a bot needs its positions closed first.",
     )
+    confirm_live = forms.BooleanField(
+        required=False,
+        label="I understand this bot trades real money",
+        help_text="Needed to put the bot on a live (non-paper) account.",
+    )
     symbols = forms.CharField(
         help_text="Tickers, e.g. AAPL MSFT BRK.B: type one and press Enter, comma or space.",
         widget=forms.TextInput(attrs={"autocomplete": "off", "autocapitalize": "characters", "spellcheck": "false"}),

@@ -83,7 +83,7 @@ def test_a_paper_bot_needs_no_confirmation(owner):
 def test_the_pages_ask_for_the_confirmation(owner, live):
     client = Client()
     client.force_login(owner)
-    form = factories.bot_form_data(live, name="Live one")
+    form = factories.bot_page_form_data(live, name="Live one")
 
     refused = client.post("/bots/new/", form)
     assert refused.status_code == 200 and refused.context["form"].errors["confirm_live"]
