@@ -81,7 +81,7 @@ def watched(page):
 
 def log_in(page, base: str, username: str = "pages-trader") -> None:
     page.goto(f"{base}/accounts/login/")
-    page.fill("#id_username", username)
+    page.fill("#id_login", username)
     page.fill("#id_password", PASSWORD)
     page.click("form.login button[type=submit]")
     page.wait_for_url(f"{base}/")
