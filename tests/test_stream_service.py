@@ -9,7 +9,6 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
-from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.db import OperationalError
 from django.test import override_settings
@@ -199,8 +198,10 @@ def test_partial_fills_then_a_cancel_by_stream_leave_the_shares_filled(market, a
 def drain(group: str):
     """A channel in `group`, and a function returning every event it received so far."""
     layer = get_channel_layer()
-    channel = async_to_sync(layer.new_channel)()
-    async_to_sync(layer.group_add)(group, channel)
+    # One loop for every call: Redis's channel layer binds a channel's queue to the loop that first reads it.
+    loop = asyncio.new_event_loop()
+    channel = loop.run_until_complete(layer.new_channel())
+    loop.run_until_complete(layer.group_add(group, channel))
 
     async def receive_all() -> list[dict]:
         events = []
@@ -210,7 +211,7 @@ def drain(group: str):
             except TimeoutError:
                 return events
 
-    return async_to_sync(receive_all)
+    return lambda: loop.run_until_complete(receive_all())
 
 
 def test_price_events_are_coalesced_to_a_few_a_second_per_symbol(alpaca_account, streams, service):
