@@ -2,6 +2,7 @@
 change (trades, positions, bots, ticks) that pages poll on the embedded run to catch up with other processes."""
 
 import pytest
+from django.test import override_settings
 from django.urls import reverse
 
 from bots import services
@@ -16,13 +17,24 @@ def signed_in(client, user):
     return client
 
 
+EMBEDDED = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+REDIS = {"default": {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {"hosts": ["redis://unused"]}}}
+
+
 @pytest.mark.parametrize(
     "name", ["bots:dashboard", "bots:list", "bots:new", "trades:list", "positions:list", "backtests:list"]
 )
 def test_every_page_shows_the_market_banner_and_asks_to_catch_up_on_the_embedded_run(signed_in, name):
-    html = signed_in.get(reverse(name)).content.decode()
+    with override_settings(CHANNEL_LAYERS=EMBEDDED):
+        html = signed_in.get(reverse(name)).content.decode()
     assert 'id="market-status"' in html and "Market " in html
     assert f'data-catch-up-url="{reverse("bots:live_mark")}"' in html
+
+
+def test_on_redis_pages_get_every_processs_events_and_poll_nothing(signed_in):
+    with override_settings(CHANNEL_LAYERS=REDIS):
+        html = signed_in.get(reverse("bots:dashboard")).content.decode()
+    assert 'id="market-status"' in html and "data-catch-up" not in html
 
 
 def test_the_mark_moves_with_a_trade_a_position_a_bot_and_ignores_other_users(signed_in, user):
