@@ -10,24 +10,10 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from bots import services
-from bots.forms import BrokerAccountForm
+from bots.forms import ACCOUNT_FIELDS, BrokerAccountForm
 from bots.models import BrokerAccount
 from brokers.base import BrokerError
 from tradebot.errors import Conflict, Invalid
-
-# What the service takes from the account form (the admin's list too).
-ACCOUNT_FIELDS = [
-    "name",
-    "paper",
-    "api_key",
-    "secret_key",
-    "base_url",
-    "data_url",
-    "data_feed",
-    "sim_slippage",
-    "sim_commission",
-    "confirm_live",
-]
 
 
 class KeysForm(forms.Form):

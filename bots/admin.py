@@ -8,7 +8,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 
 from bots import selectors, services
-from bots.forms import BotForm, BrokerAccountForm
+from bots.forms import ACCOUNT_FIELDS, BotForm, BrokerAccountForm
 from bots.models import Bot, BrokerAccount, BrokerStop
 from engine.market_time import EXCHANGE_TZ
 from tradebot.admin_mixins import OwnedAdmin, ReadOnlyAdmin
@@ -196,18 +196,7 @@ class BrokerAccountAdmin(OwnedAdmin):
         "is_default",
     ]
     # What the services take from the form; `kind` only on creation.
-    service_fields = [
-        "name",
-        "paper",
-        "api_key",
-        "secret_key",
-        "base_url",
-        "data_url",
-        "data_feed",
-        "sim_slippage",
-        "sim_commission",
-        "confirm_live",
-    ]
+    service_fields = ACCOUNT_FIELDS
 
     def get_readonly_fields(self, request, obj=None):
         # An account's kind is fixed: its bots' positions are held at that broker.

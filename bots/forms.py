@@ -132,6 +132,21 @@ class BotForm(ServiceModelForm):
         return cleaned
 
 
+# What the broker-account services take from the account form (the pages and the admin alike).
+ACCOUNT_FIELDS = [
+    "name",
+    "paper",
+    "api_key",
+    "secret_key",
+    "base_url",
+    "data_url",
+    "data_feed",
+    "sim_slippage",
+    "sim_commission",
+    "confirm_live",
+]
+
+
 class BrokerAccountForm(ServiceModelForm):
     """Secrets are write-only: never sent back to the browser; left blank on edit, the saved ones stay."""
 
