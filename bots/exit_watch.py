@@ -108,7 +108,6 @@ class ExitWatch:
         """A trade at `price` on the feed whose identity is `feed`: the exits it triggers, as sent."""
         key = (feed, symbol)
         previous = self._last.get(key)
-        self._last[key] = _LastTrade(price, at)
         if self._loaded_at is None or not timedelta(0) <= at - self._loaded_at < REFRESH_EVERY:
             self.refresh(at)
         exits = []
@@ -116,6 +115,9 @@ class ExitWatch:
             if hit := exit_on_trade(watched.holding, price, gapped=_gapped(watched.holding, previous, at)):
                 if trade := self._exit(watched, hit, price, at):
                     exits.append(trade)
+        # Only once the trade is dealt with: a retry of it (the database was busy) still reads the trade
+        # before it as the previous one, so an exit inside the minute still fills at its level.
+        self._last[key] = _LastTrade(price, at)
         return exits
 
     def _exit(self, watched: Watched, hit: tuple[str, Decimal], price: Decimal, at: datetime) -> Trade | None:
@@ -129,7 +131,13 @@ class ExitWatch:
             return None
         bot = Bot.objects.select_related("broker_account").get(pk=position.bot_id)
         account = bot.broker_account
-        if not market_status_for(account, at).is_open:
+        try:
+            is_open = market_status_for(account, at).is_open
+        except BrokerError as exc:  # this account's clock failed: the other positions are still checked
+            logger.warning("%s of position %s waits: no market clock (%s)", reason, position.pk, exc)
+            self._failed_at[(watched.position_id, trigger)] = at
+            return None
+        if not is_open:
             return None
         if hold := holds_open(bot).get((position.symbol, Trade.Type.SELL)):
             logger.warning("%s of position %s not sent: %s", reason, position.pk, hold.explanation)

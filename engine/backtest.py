@@ -14,7 +14,7 @@ Rules:
   is open. With a 09:30-12:00 window, the 1-minute bar opening 09:29 is the first decided on and the
   one opening 11:58 the last. Exit signals are checked on those bars only, as live. Daily bars are one
   session each and always decided on.
-- Stops and targets never sleep, as the live exit watcher: on every bar that opens in the regular
+- Stops and targets never sleep, as the live exit watcher: on every bar that overlaps the regular
   session (09:30-16:00 New York, weekdays), whatever the window, a held position exits inside the bar
   when its low or high reaches the level (engine.risk.exit_in_bar: the bar read as open, low, high, so
   a bar reaching both takes the stop). The exit fills at the level, or at the open when the bar opens
@@ -175,7 +175,7 @@ class _Clock:
             time_of_day = wall - self.day * NANOSECONDS_PER_DAY
             start, end = _time_ns(config.window_start), _time_ns(config.window_end)
             self.in_window = (time_of_day >= start) & (time_of_day < end)
-            self.in_session = _in_session(self.times)
+            self.in_session = _in_session(self.times, step)
         starts = np.flatnonzero(np.diff(self.day, prepend=self.day[0] - 1))
         self.day_starts = starts.tolist()
         self.day_ends = np.append(starts[1:], self.size) - 1
@@ -186,12 +186,15 @@ class _Clock:
         return self.day_starts[k] if k < len(self.day_starts) else self.size
 
 
-def _in_session(opens: pd.DatetimeIndex) -> np.ndarray:
-    """Bars that open in the regular session (09:30-16:00 New York on weekdays): when the live exit
-    watcher acts. Holidays have no bars to speak of."""
+def _in_session(opens: pd.DatetimeIndex, step: timedelta) -> np.ndarray:
+    """Bars that overlap the regular session (09:30-16:00 New York on weekdays): when the live exit
+    watcher acts (an hour bar opening 09:00 holds the session's first half hour). Holidays have no
+    bars to speak of."""
     local = opens.tz_convert(EXCHANGE_TZ)
     minute = local.hour * 60 + local.minute
-    return np.asarray((local.day_of_week < 5) & (minute >= SESSION_OPEN_MINUTE) & (minute < SESSION_CLOSE_MINUTE))
+    length = step // timedelta(minutes=1)
+    overlaps = (minute < SESSION_CLOSE_MINUTE) & (minute + length > SESSION_OPEN_MINUTE)
+    return np.asarray((local.day_of_week < 5) & overlaps)
 
 
 def _nanoseconds(index: pd.DatetimeIndex) -> np.ndarray:

@@ -211,6 +211,18 @@ def test_stops_are_watched_outside_the_window_while_the_market_is_open(scripted)
     ]
 
 
+def test_an_hour_bar_opening_before_the_bell_is_watched_for_its_half_hour_of_session(scripted):
+    # 08:00 bar decided at its 09:00 close (window 07:00-09:01), filled at 09:00; that bar reaches the stop.
+    rows = [flat(10, "buy"), (10, 10, 8.5, 9), flat(9)]
+    window = {"start_hour": 7, "start_minute": 0, "end_hour": 9, "end_minute": 1}
+    bars = frame(*rows, start="2024-01-02 13:00", freq="1h")
+    result = run(bars, config(**window, risk={"stop_loss": 0.1}), timeframe="1Hour")
+    assert [(t.side, t.price, t.bar_time) for t in result.trades] == [
+        ("buy", D(10), bars.index[0]),
+        ("sell", D(9), bars.index[1]),
+    ]
+
+
 def test_stops_are_not_acted_on_outside_the_window_while_the_market_is_closed(scripted):
     # 16:00 onwards in New York: the session is over and the window (00:00-16:01) leaves it to the watcher.
     rows = [flat(10, "buy"), flat(10), (10, 10, 8, 10), flat(10)]
