@@ -64,14 +64,15 @@ def _listed_network(address) -> bool:
     return False
 
 
-def _is_internal(address) -> bool:
+def is_internal(address) -> bool:
     """Anything but a public unicast address: loopback, private, link-local, shared, reserved..."""
     if getattr(address, "ipv4_mapped", None):
         address = address.ipv4_mapped
     return not address.is_global or address.is_multicast
 
 
-def _addresses(host: str) -> list:
+def resolved_addresses(host: str) -> list:
+    """The host's addresses, resolved at most once a minute; EndpointUnresolved when it has none."""
     cached = _resolved.get(host)
     if cached and cached[0] > time.monotonic():
         return cached[1]
@@ -105,6 +106,6 @@ def check_endpoint(url: str) -> None:
         )
     if parts.scheme != "https":
         raise EndpointRefused("must be an https URL")
-    for address in _addresses(host):
-        if _is_internal(address) and not _listed_network(address):
+    for address in resolved_addresses(host):
+        if is_internal(address) and not _listed_network(address):
             raise EndpointRefused(f"{host} resolves to an internal address; the operator must list it to allow it")

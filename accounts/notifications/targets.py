@@ -2,12 +2,12 @@
 https on a public address, unless the operator lists its host in TRADEBOT_NOTIFY_ALLOWED_HOSTS (a
 local receiver, an internal chat server), so no user can make the server post into its own network."""
 
-import ipaddress
 import re
-import socket
 from urllib.parse import urlsplit
 
 from django.conf import settings
+
+from brokers.endpoints import EndpointUnresolved, is_internal, resolved_addresses
 
 
 class TargetRefused(ValueError):
@@ -32,10 +32,10 @@ def check_webhook_url(url: str) -> None:
     if parts.scheme != "https":
         raise TargetRefused("must be an https URL")
     try:
-        addresses = {info[4][0].split("%")[0] for info in socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)}
-    except OSError:
+        addresses = resolved_addresses(host)
+    except EndpointUnresolved:
         raise TargetRefused(f"{host} does not resolve") from None
-    if any(not ipaddress.ip_address(address).is_global for address in addresses):
+    if any(is_internal(address) for address in addresses):
         raise TargetRefused(f"{host} resolves to an internal address; the operator must list it to allow it")
 
 
